@@ -1,0 +1,46 @@
+"""The one place that knows where Airflow keeps its authoring classes.
+
+Airflow 3 exposes them from ``airflow.sdk``; Airflow 2.11 from the older module paths.
+Every other module imports them from here.
+"""
+
+from __future__ import annotations
+
+try:  # Airflow 3.x
+    from airflow.sdk import (
+        Asset,
+        BaseHook,
+        BaseOperator,
+        BaseSensorOperator,
+        Connection,
+        ObjectStoragePath,
+        Variable,
+    )
+    from airflow.sdk.log import mask_secret
+
+    AIRFLOW_V_3 = True
+except ImportError:  # Airflow 2.11
+    from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
+    from airflow.models import BaseOperator, Connection, Variable  # type: ignore[no-redef]
+    from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef]
+    from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
+
+    AIRFLOW_V_3 = False
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+__all__ = [
+    "AIRFLOW_V_3",
+    "Asset",
+    "BaseHook",
+    "BaseOperator",
+    "BaseSensorOperator",
+    "BaseTrigger",
+    "Connection",
+    "ObjectStoragePath",
+    "TriggerEvent",
+    "Variable",
+    "mask_secret",
+]

@@ -1,0 +1,306 @@
+"""AcquiaCdpHook: bearer-token management and DW Tracker ingestion for Acquia CDP."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from airflow_provider_monetate.api_session import ApiSession, ErrorHints, RetryPolicy, base_url
+from airflow_provider_monetate.compat import BaseHook, mask_secret
+from airflow_provider_monetate.exceptions import ApiError, ConfigurationError, MonetateProviderError
+from airflow_provider_monetate.provider_info import (
+    ACQUIA_CDP_FIELDS,
+    ACQUIA_CDP_UI,
+    form_widgets,
+    ui_field_behaviour,
+)
+
+ENVIRONMENTS = ("CS", "UAT", "PROD")
+
+
+@dataclass(frozen=True)
+class CdpToken:
+    """A bearer token and its remaining life. ``repr`` never shows the token itself."""
+
+    token: str = field(repr=False)
+    expires_in: int
+    expires_at: float
+
+    @property
+    def days_left(self) -> float:
+        return self.expires_in / 86400
+
+
+class _BearerCredential:
+    """``Authorization: Bearer <token>``; after a 401 the token is read again from its source,
+    because the rotation DAG may have replaced it since this task started."""
+
+    def __init__(self, hook: AcquiaCdpHook) -> None:
+        self._hook = hook
+        self._lock = threading.Lock()
+        self._token: str | None = None
+
+    def header(self) -> str:
+        if self._token is None:
+            with self._lock:
+                if self._token is None:
+                    self._token = self._hook.get_token()
+        return "Bearer " + self._token
+
+    def renew(self, rejected: str) -> None:
+        with self._lock:
+            if self._token is None or "Bearer " + self._token == rejected:
+                self._token = self._hook.get_token()
+
+
+class AcquiaCdpHook(BaseHook):
+    """Talk to Acquia CDP: token management on the auth host, ingestion on the API host.
+
+    Connection: host = API (tracker) host; login/password = integration user (Basic, used only
+    to create or wipe tokens). Extras: ``auth_host``, ``tenant_id``, ``environment`` (CS, UAT,
+    PROD), ``scheme`` (default ``a1user``), ``token`` or ``token_variable``,
+    ``source_system_id``, ``timestamp_unit``.
+
+    :param acquia_cdp_conn_id: the Airflow connection id.
+    :param token_store: where the current bearer token lives; by default the Variable named by
+        the ``token_variable`` extra, else the static ``token`` extra.
+    :param timeout: read timeout in seconds for every call.
+    :param retry: retry budget for throttling, server errors and network failures.
+    :param pool_size: pooled connections; match the number of concurrent callers.
+    """
+
+    conn_name_attr = "acquia_cdp_conn_id"
+    default_conn_name = "acquia_cdp_default"
+    conn_type = "acquia_cdp"
+    hook_name = "Acquia CDP"
+
+    def __init__(
+        self,
+        acquia_cdp_conn_id: str = default_conn_name,
+        *,
+        token_store: Any = None,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 16,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.acquia_cdp_conn_id = acquia_cdp_conn_id
+        self._token_store = token_store
+        self.timeout = timeout
+        self.retry = retry
+        self.pool_size = pool_size
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return ui_field_behaviour(ACQUIA_CDP_UI)
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        return form_widgets(ACQUIA_CDP_FIELDS)
+
+    # -- connection ----------------------------------------------------------------------
+
+    @cached_property
+    def _conn(self):
+        conn = self.get_connection(self.acquia_cdp_conn_id)
+        if conn.password:
+            mask_secret(conn.password)
+        return conn
+
+    @cached_property
+    def _extras(self) -> dict[str, Any]:
+        return self._conn.extra_dejson
+
+    def _require(self, extra: str, what: str) -> str:
+        value = self._extras.get(extra)
+        if not value:
+            raise ConfigurationError(f"Connection {self.acquia_cdp_conn_id!r} has no {extra!r} extra ({what}).")
+        return str(value)
+
+    @cached_property
+    def tenant_id(self) -> str:
+        return self._require("tenant_id", "the CDP tenant id supplied by Acquia")
+
+    @cached_property
+    def environment(self) -> str:
+        env = str(self._extras.get("environment") or "PROD").upper()
+        if env not in ENVIRONMENTS:
+            raise ConfigurationError(f"environment must be one of {', '.join(ENVIRONMENTS)}, got {env!r}.")
+        return env
+
+    @cached_property
+    def scheme(self) -> str:
+        return str(self._extras.get("scheme") or "a1user")
+
+    @cached_property
+    def source_system_id(self) -> str | None:
+        return self._extras.get("source_system_id") or None
+
+    @cached_property
+    def timestamp_unit(self) -> str:
+        return str(self._extras.get("timestamp_unit") or "s")
+
+    @cached_property
+    def token_store(self):
+        """The store the bearer token is read from (``None`` for a static ``token`` extra)."""
+        if self._token_store is not None:
+            return self._token_store
+        variable = self._extras.get("token_variable")
+        if variable:
+            from airflow_provider_monetate.token_store import VariableTokenStore
+
+            return VariableTokenStore(variable)
+        return None
+
+    def get_token(self) -> str:
+        """The current bearer token: from the token store when configured, else the ``token`` extra."""
+        store = self.token_store
+        if store is not None:
+            state = store.read()
+            token = state.token if state else None
+            where = f"token store {store!r}"
+        else:
+            token = self._extras.get("token")
+            where = "the 'token' extra"
+        if not token:
+            raise ConfigurationError(
+                f"No Acquia CDP bearer token in {where} of connection {self.acquia_cdp_conn_id!r}: set the "
+                "'token' extra, or 'token_variable' and run the token rotation DAG."
+            )
+        mask_secret(token)
+        return token
+
+    def _basic(self) -> str:
+        if not self._conn.login or not self._conn.password:
+            raise ConfigurationError(
+                f"Connection {self.acquia_cdp_conn_id!r} needs login and password (the integration user) "
+                "to create or wipe tokens."
+            )
+        raw = base64.b64encode(f"{self._conn.login}:{self._conn.password}".encode()).decode()
+        mask_secret(raw)
+        return "Basic " + raw
+
+    def _session(self, host: str | None, role: str) -> ApiSession:
+        return ApiSession(
+            "Acquia CDP",
+            base_url(host, None, ""),
+            credential=_BearerCredential(self),
+            hints=ErrorHints(
+                unauthorized="The bearer token is invalid, expired or was replaced by a newer one: run "
+                "the token rotation DAG or verify the token in the connection",
+                forbidden="Acquia CDP refused the token for this tenant; check tenant_id and the "
+                "integration user's permissions. Retrying will not help",
+                not_found=f"Not found: check the {role} host and tenant_id of connection "
+                f"{self.acquia_cdp_conn_id!r} (dataset/tenant not found)",
+            ),
+            timeout=(10.0, self.timeout),
+            retry=self.retry,
+            pool_size=self.pool_size,
+        )
+
+    @cached_property
+    def api(self) -> ApiSession:
+        """Session on the API (tracker) host."""
+        if not self._conn.host:
+            raise ConfigurationError(f"Connection {self.acquia_cdp_conn_id!r} has no host (the CDP API host).")
+        return self._session(self._conn.host, "API")
+
+    @cached_property
+    def auth_api(self) -> ApiSession:
+        """Session on the token-management (auth) host."""
+        return self._session(self._extras.get("auth_host") or self._conn.host, "auth")
+
+    # -- token management ------------------------------------------------------------------
+
+    def _token_call(self, method: str, authorization: str, action: str | None = None,
+                    retry_ambiguous: bool = True) -> dict:
+        params = {"scheme": self.scheme}
+        if action:
+            params = {"action": action, **params}
+        response = self.auth_api.request(
+            method, "/token", params=params, authorization=authorization, retry_ambiguous=retry_ambiguous
+        )
+        try:
+            return response.json() if response.content else {}
+        except ValueError:
+            return {}
+
+    def _result(self, body: dict, token: str | None = None) -> CdpToken:
+        value = body.get("access_token") or token
+        if not value:
+            raise MonetateProviderError("Acquia CDP's token response had no access_token.")
+        mask_secret(value)
+        expires_in = int(body.get("expires_in") or 0)
+        return CdpToken(token=value, expires_in=expires_in, expires_at=time.time() + expires_in)
+
+    def create_token(self) -> CdpToken:
+        """Create a token (Basic). Each create counts against the environment's token limit and,
+        per Acquia, invalidates earlier tokens; it is therefore never repeated automatically."""
+        body = self._token_call("POST", self._basic(), "create", retry_ambiguous=False)
+        return self._result(body)
+
+    def verify_token(self, token: str | None = None) -> CdpToken:
+        """Verify a token (``GET /token`` with Bearer) and read its remaining ``expires_in``."""
+        token = token or self.get_token()
+        return self._result(self._token_call("GET", "Bearer " + token), token)
+
+    def extend_token(self, token: str | None = None) -> CdpToken:
+        """Extend a token's validity, then report its new remaining life."""
+        token = token or self.get_token()
+        body = self._token_call("POST", "Bearer " + token, "extend")
+        return self._result(body, token) if body.get("expires_in") else self.verify_token(token)
+
+    def delete_token(self, token: str | None = None) -> None:
+        """Delete one token (``DELETE /token`` with that token as Bearer)."""
+        self._token_call("DELETE", "Bearer " + (token or self.get_token()))
+
+    def wipe_tokens(self) -> dict:
+        """Delete every token of the integration user (``DELETE /token`` with Basic): starts a new cycle."""
+        return self._token_call("DELETE", self._basic())
+
+    # -- ingestion -------------------------------------------------------------------------
+
+    def post_entities(
+        self, payload: dict[str, list[dict]] | None = None, *, body: bytes | None = None,
+        retry_ambiguous: bool = True,
+    ) -> dict:
+        """Send entity arrays to the DW Tracker (``POST /v2/{tenant}/dw/tracker?scheme=``).
+
+        :param payload: ``{"customers": [...], "events": [...], ...}`` of flat records; or
+            ``body``, the same already encoded.
+        :param retry_ambiguous: resend after a timeout or dropped connection. Keyed entities
+            upsert, so a repeat is harmless; events have no key and may duplicate.
+        """
+        if (payload is None) == (body is None):
+            raise ConfigurationError("post_entities takes either payload or body.")
+        kwargs = {"json": payload} if payload is not None else {"data": body}
+        response = self.api.request(
+            "POST", f"/v2/{self.tenant_id}/dw/tracker", params={"scheme": self.scheme},
+            retry_ambiguous=retry_ambiguous, **kwargs,
+        )
+        try:
+            return response.json() if response.content else {}
+        except ValueError:
+            return {}
+
+    # -- connection test -------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Verify the bearer token and report how many days it has left."""
+        try:
+            result = self.verify_token()
+        except ApiError as exc:
+            if exc.status == 401:
+                return False, (
+                    "The bearer token is invalid or expired (it may have been replaced by a newer one): "
+                    "set a valid token or run the token rotation DAG."
+                )
+            return False, str(exc)
+        except Exception as exc:  # the UI must get a message, whatever went wrong
+            return False, f"{type(exc).__name__}: {exc}"
+        return True, f"Token valid for {result.days_left:.1f} more days ({self.environment}, tenant {self.tenant_id})."

@@ -1,0 +1,339 @@
+"""MonetateHook: JWT -> token auth, the Data API and the Consumer Data Privacy status API."""
+
+from __future__ import annotations
+
+import threading
+import time
+from enum import Enum
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_monetate import monetate_auth
+from airflow_provider_monetate.api_session import ApiSession, ErrorHints, RetryPolicy, base_url
+from airflow_provider_monetate.compat import BaseHook, mask_secret
+from airflow_provider_monetate.exceptions import (
+    ApiError,
+    ApiNotFoundError,
+    ConfigurationError,
+    MonetateProviderError,
+)
+from airflow_provider_monetate.provider_info import (
+    MONETATE_FIELDS,
+    MONETATE_UI,
+    form_widgets,
+    ui_field_behaviour,
+)
+
+DEFAULT_HOST = "https://api.monetate.net"
+AUTH_PATH = "/api/auth/v0/refresh/"
+
+
+class DeletionStatus(str, Enum):
+    """Per-customer status reported by Monetate's Customer ID Status endpoint."""
+
+    PENDING = "PENDING"  # found and queued for removal by a nightly batch
+    FOUND = "FOUND"  # data present, no deletion queued (not submitted, or seen again)
+    NOT_FOUND = "NOT_FOUND"  # not in Monetate's stores: the expected end state
+
+    @classmethod
+    def terminal_states(cls) -> frozenset[DeletionStatus]:
+        return frozenset({cls.NOT_FOUND})
+
+
+class _SpotCheckThrottle:
+    """At most one single-record GET per second per process, as Monetate requires."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._last = 0.0
+
+    def wait(self, clock=time.monotonic, sleep=time.sleep) -> None:
+        with self._lock:
+            delay = self._last + self.interval - clock()
+            if delay > 0:
+                sleep(delay)
+            self._last = clock()
+
+
+SPOT_CHECK_THROTTLE = _SpotCheckThrottle()
+
+
+class _MonetateCredential:
+    """``Authorization: Token <token>`` from the process-wide cache; re-minted after a 401."""
+
+    def __init__(self, hook: MonetateHook) -> None:
+        self._hook = hook
+
+    def header(self) -> str:
+        return "Token " + monetate_auth.TOKEN_CACHE.get(self._hook.cache_key, self._hook.mint_token).token
+
+    def renew(self, rejected: str) -> None:
+        monetate_auth.TOKEN_CACHE.replace(
+            self._hook.cache_key, rejected.removeprefix("Token "), self._hook.mint_token
+        )
+
+
+class MonetateHook(BaseHook):
+    """Talk to the Monetate Auth, Data and Consumer Data Privacy APIs.
+
+    The connection holds the API base URL (host), the API username (login) and the PEM RSA
+    private key (password, or the ``private_key`` / ``private_key_path`` extras). Extras:
+    ``shortname``, ``environment`` (default ``production``), ``algorithm`` (RS256/384/512),
+    ``token_ttl`` (900..43200 s), ``private_key_passphrase``.
+
+    :param monetate_conn_id: the Airflow connection id.
+    :param timeout: read timeout in seconds for every call.
+    :param retry: retry budget for throttling, server errors and network failures.
+    :param pool_size: pooled connections; match the number of concurrent callers.
+    """
+
+    conn_name_attr = "monetate_conn_id"
+    default_conn_name = "monetate_default"
+    conn_type = "monetate"
+    hook_name = "Monetate"
+
+    def __init__(
+        self,
+        monetate_conn_id: str = default_conn_name,
+        *,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 16,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.monetate_conn_id = monetate_conn_id
+        self.timeout = timeout
+        self.retry = retry
+        self.pool_size = pool_size
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return ui_field_behaviour(MONETATE_UI)
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        return form_widgets(MONETATE_FIELDS)
+
+    # -- connection ----------------------------------------------------------------------
+
+    @cached_property
+    def _conn(self):
+        return self.get_connection(self.monetate_conn_id)
+
+    @cached_property
+    def _extras(self) -> dict[str, Any]:
+        return self._conn.extra_dejson
+
+    @cached_property
+    def host(self) -> str:
+        return base_url(self._conn.host, self._conn.port, DEFAULT_HOST)
+
+    @cached_property
+    def username(self) -> str:
+        if not self._conn.login:
+            raise ConfigurationError(f"Connection {self.monetate_conn_id!r} has no login (the Monetate API username).")
+        return self._conn.login
+
+    @cached_property
+    def shortname(self) -> str:
+        shortname = self._extras.get("shortname") or self._extras.get("retailer_shortname")
+        if not shortname:
+            raise ConfigurationError(
+                f"Connection {self.monetate_conn_id!r} has no 'shortname' extra (the retailer shortname "
+                "in /api/data/v1/<shortname>/...; Monetate support can tell you yours)."
+            )
+        return shortname
+
+    @cached_property
+    def data_path(self) -> str:
+        """``/api/data/v1/{shortname}/{environment}``: the root of every Data API path."""
+        environment = self._extras.get("environment") or "production"
+        return f"/api/data/v1/{self.shortname}/{environment}"
+
+    @cached_property
+    def algorithm(self) -> str:
+        return monetate_auth.check_algorithm(self._extras.get("algorithm") or "RS256")
+
+    @cached_property
+    def ttl(self) -> int:
+        return monetate_auth.clamp_ttl(self._extras.get("token_ttl"))
+
+    @cached_property
+    def private_key(self):
+        """The RSA private key, parsed once; every failure mode has its own message."""
+        extras = self._extras
+        pem = self._conn.password or extras.get("private_key")
+        if not pem and extras.get("private_key_path"):
+            path = Path(extras["private_key_path"]).expanduser()
+            try:
+                pem = path.read_text()
+            except OSError as exc:
+                raise monetate_auth.PrivateKeyError(
+                    f"Cannot read the Monetate private key file {path}: {exc.strerror}."
+                ) from None
+        passphrase = extras.get("private_key_passphrase")
+        for secret in (pem, passphrase):
+            if secret:
+                mask_secret(secret)
+        return monetate_auth.load_private_key(pem or "", passphrase)
+
+    @cached_property
+    def cache_key(self) -> tuple:
+        return (self.monetate_conn_id, self.host, self.username, self.ttl)
+
+    @cached_property
+    def api(self) -> ApiSession:
+        return ApiSession(
+            "Monetate",
+            self.host,
+            credential=_MonetateCredential(self),
+            hints=ErrorHints(
+                unauthorized="Monetate rejected the credentials: check the API username, that the public "
+                "key uploaded to Monetate matches this private key, and this machine's clock",
+                forbidden="The API key was deactivated in Monetate (Settings > API Keys); "
+                "activate it or upload a new public key. Retrying will not help",
+                not_found=f"Not found: the dataset does not exist, or the shortname/environment in "
+                f"connection {self.monetate_conn_id!r} is wrong",
+            ),
+            timeout=(10.0, self.timeout),
+            retry=self.retry,
+            pool_size=self.pool_size,
+        )
+
+    # -- auth ----------------------------------------------------------------------------
+
+    def build_jwt(self) -> str:
+        """A freshly signed JWT (``username`` + ``iat``); never cached, never logged."""
+        token = monetate_auth.build_jwt(self.username, self.private_key, self.algorithm)
+        mask_secret(token)
+        return token
+
+    def mint_token(self) -> monetate_auth.MonetateToken:
+        """Exchange a fresh JWT for an API token (``GET /api/auth/v0/refresh/?ttl=``)."""
+        response = self.api.request(
+            "GET", AUTH_PATH, params={"ttl": self.ttl}, authorization="JWT " + self.build_jwt()
+        )
+        data = response.json().get("data") or {}
+        if not data.get("token"):
+            raise MonetateProviderError("Monetate's token response had no data.token.")
+        mask_secret(data["token"])
+        now = time.time()
+        return monetate_auth.MonetateToken(
+            token=data["token"],
+            issued_at=float(data.get("issued_at") or now),
+            expires_in=int(data.get("expires_in") or self.ttl),
+            expires_at=float(data.get("expires_at") or now + self.ttl),
+        )
+
+    def get_token(self) -> monetate_auth.MonetateToken:
+        """The cached API token for this connection, minted when absent or near expiry."""
+        return monetate_auth.TOKEN_CACHE.get(self.cache_key, self.mint_token)
+
+    # -- Data API --------------------------------------------------------------------------
+
+    def _data(self, method: str, path: str, **kwargs) -> Any:
+        response = self.api.request(method, f"{self.data_path}/{path}", **kwargs)
+        return response.json().get("data")
+
+    def list_schemas(self, *, row_count: bool = False, latest_upload: bool = False) -> list[dict]:
+        """All active datasets (schemas) of the account."""
+        params = {k: "true" for k, on in (("row_count", row_count), ("latest_upload", latest_upload)) if on}
+        return self._data("GET", "schema/", params=params or None) or []
+
+    def get_schema(self, name: str) -> dict:
+        """One dataset's schema; raises :class:`ApiNotFoundError` when it does not exist."""
+        return self._data("GET", f"schema/{name}/")
+
+    def find_schema(self, name: str) -> dict | None:
+        """One dataset's schema, or ``None`` when it does not exist."""
+        try:
+            return self.get_schema(name)
+        except ApiNotFoundError:
+            return None
+
+    def create_schema(self, schema: dict) -> dict:
+        """Create a dataset (``POST schema/``); the body is the Monetate Schema object."""
+        return self._data("POST", "schema/", json=schema, retry_ambiguous=False)
+
+    def patch_schema(
+        self, name: str, *, fields: dict | None = None, named_identifier: str | None = None
+    ) -> dict:
+        """Add fields to a dataset, or set its identifier name (the API takes one or the other)."""
+        if (fields is None) == (named_identifier is None):
+            raise ConfigurationError("patch_schema takes either fields or named_identifier, not both.")
+        body = {"fields": fields} if fields is not None else {"named_identifier": named_identifier}
+        return self._data("PATCH", f"schema/{name}/", json=body)
+
+    def list_schema_types(self) -> list[dict]:
+        return self._data("GET", "schematype/") or []
+
+    def get_schema_type(self, schema_type: str) -> dict:
+        return self._data("GET", f"schematype/{schema_type}/")
+
+    def upload_history(self, name: str) -> list[dict]:
+        """Upload history of a dataset, newest first (documented for file uploads)."""
+        return self._data("GET", f"upload/{name}/") or []
+
+    def post_rows(
+        self, name: str, rows: list[dict] | None = None, *, body: bytes | None = None,
+        retry_ambiguous: bool = False,
+    ) -> int:
+        """Post rows to a dataset (``POST data/{name}/`` with ``{"schema_rows": [...]}``).
+
+        :param rows: the rows; or pass ``body``, an already encoded ``{"schema_rows": [...]}``.
+        :param retry_ambiguous: resend after a timeout or a dropped connection. Only safe when
+            the dataset has a ``unique_key`` (the repeat then upserts the same records).
+        :return: HTTP status of the accepted call (201).
+        """
+        if (rows is None) == (body is None):
+            raise ConfigurationError("post_rows takes either rows or body.")
+        kwargs = {"json": {"schema_rows": rows}} if rows is not None else {"data": body}
+        response = self.api.request(
+            "POST", f"{self.data_path}/data/{name}/", retry_ambiguous=retry_ambiguous, **kwargs
+        )
+        return response.status_code
+
+    def get_record(self, name: str, record_id: str) -> Any:
+        """Read ONE record, for manual spot-checks only.
+
+        Monetate limits this endpoint to one request per second and forbids it in automation,
+        tests and health checks; calls from this process are throttled to 1/s.
+        """
+        SPOT_CHECK_THROTTLE.wait()
+        return self._data("GET", f"data/{name}/", params={"id": record_id})
+
+    def deletion_status(self, privacy_dataset: str, customer_id: str) -> tuple[DeletionStatus, str]:
+        """Status of one customer's deletion (``GET customer-data-privacy/{dataset}/?id=``)."""
+        data = self._data("GET", f"customer-data-privacy/{privacy_dataset}/", params={"id": customer_id})
+        return parse_deletion_status(data)
+
+    # -- connection test -------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Mint a token and list the datasets; never the rate-limited single-record GET."""
+        try:
+            token = self.mint_token()
+            schemas = self.list_schemas()
+        except (MonetateProviderError, ApiError) as exc:
+            return False, str(exc)
+        except Exception as exc:  # the UI must get a message, whatever went wrong
+            return False, f"{type(exc).__name__}: {exc}"
+        return True, (
+            f"Authenticated as {self.username}; token valid for {token.expires_in}s; "
+            f"{len(schemas)} dataset(s) under {self.data_path}."
+        )
+
+
+def parse_deletion_status(data: Any) -> tuple[DeletionStatus, str]:
+    """Read ``{"status", "description"}``; the spec types status as integer, examples as string."""
+    if not isinstance(data, dict) or "status" not in data:
+        raise MonetateProviderError(f"Unexpected deletion status body: {type(data).__name__}")
+    raw = str(data["status"]).strip().upper()
+    try:
+        status = DeletionStatus(raw)
+    except ValueError:
+        raise MonetateProviderError(f"Unknown deletion status {raw!r}") from None
+    return status, str(data.get("description") or "")

@@ -1,0 +1,60 @@
+"""Shared test setup: an isolated AIRFLOW_HOME, RSA keys, and connection helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+# Airflow reads its home at import time: isolate it before anything imports airflow.
+_HOME = Path(os.environ.get("MONETATE_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="monetate-airflow-"))
+os.environ["AIRFLOW_HOME"] = str(_HOME)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).parent.parent / "example_dags"))
+
+import pytest  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
+
+from airflow_provider_monetate import monetate_auth  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+class KeyPair:
+    """An RSA key pair in every PEM form the hook must accept."""
+
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.pkcs8 = self._private(serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        self.pkcs1 = self._private(serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())
+        self.encrypted = self._private(
+            serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"s3cret-passphrase")
+        )
+        self.public_pem = (
+            self.key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
+
+    def _private(self, fmt, encryption) -> str:
+        return self.key.private_bytes(serialization.Encoding.PEM, fmt, encryption).decode()
+
+
+@pytest.fixture(scope="session")
+def keypair() -> KeyPair:
+    return KeyPair()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache():
+    """Tokens are cached per process; each test starts without one."""
+    monetate_auth.TOKEN_CACHE.clear()
+    yield
+    monetate_auth.TOKEN_CACHE.clear()
+
+
+def set_connection(monkeypatch, conn_id: str, **fields) -> None:
+    """Define an Airflow connection through its ``AIRFLOW_CONN_*`` environment variable."""
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
