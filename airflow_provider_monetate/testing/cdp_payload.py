@@ -1,0 +1,68 @@
+"""Acquia CDP tracker payload rules (pure functions, no HTTP).
+
+The tracker accepts one JSON object whose keys name entity collections and whose values
+are arrays of FLAT objects: a nested object or array as an attribute value is rejected,
+as is an empty string (omit the attribute or send null instead).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_SOURCE_SYSTEM_ID = "KFK_0"  # what CDP assigns when SourceSystemID is missing
+KEYLESS_ENTITIES = frozenset({"Event"})
+MAX_PAYLOAD_ERRORS = 100
+
+
+def entity_name(collection: str) -> str:
+    """Entity of a collection key: first letter upper-cased, one trailing ``s`` removed.
+
+    ``customers`` -> ``Customer``, ``transactionItems`` -> ``TransactionItem``,
+    ``Address`` -> ``Address`` (a double ``ss`` is not a plural), ``PetInfo`` -> ``PetInfo``.
+    """
+    name = collection[:1].upper() + collection[1:]
+    if name.endswith("s") and not name.endswith("ss"):
+        name = name[:-1]
+    return name
+
+
+def key_field(entity: str) -> str | None:
+    """``Source{Entity}Number``, or ``None`` for keyless entities (events)."""
+    return None if entity in KEYLESS_ENTITIES else f"Source{entity}Number"
+
+
+def payload_errors(body: Any) -> list[dict]:
+    """Every rule violation as ``{"path": ..., "message": ...}`` (capped).
+
+    :param body: the decoded JSON body.
+    """
+    if not isinstance(body, dict):
+        return [{"path": "$", "message": "The payload must be a JSON object of entity collections."}]
+    errors: list[dict] = []
+    for collection, records in body.items():
+        if not collection:
+            errors.append({"path": "$", "message": "Entity collection names must be non-empty."})
+            continue
+        if not isinstance(records, list):
+            errors.append({"path": collection, "message": "An entity collection must be an array of objects."})
+            continue
+        key = key_field(entity_name(collection))
+        for index, record in enumerate(records):
+            path = f"{collection}[{index}]"
+            if not isinstance(record, dict):
+                errors.append({"path": path, "message": "Each record must be a flat JSON object."})
+                continue
+            for attr, value in record.items():
+                if isinstance(value, dict | list):
+                    errors.append({"path": f"{path}.{attr}", "message": "Nested objects and arrays are not supported."})
+                elif value == "":
+                    errors.append(
+                        {"path": f"{path}.{attr}", "message": "Empty strings are not allowed; omit or send null."}
+                    )
+            if key is not None and record.get(key) is None:
+                errors.append({"path": f"{path}.{key}", "message": f"{key} is required."})
+            if record.get("DeleteFlag") is not None and not isinstance(record["DeleteFlag"], bool):
+                errors.append({"path": f"{path}.DeleteFlag", "message": "DeleteFlag must be true, false or null."})
+        if len(errors) >= MAX_PAYLOAD_ERRORS:
+            break
+    return errors[:MAX_PAYLOAD_ERRORS]

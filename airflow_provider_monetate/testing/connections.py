@@ -1,0 +1,43 @@
+"""Airflow connection JSON for an emulator (the formats the provider's hooks read)."""
+
+from __future__ import annotations
+
+import json
+
+
+def monetate_connection(
+    url: str,
+    username: str,
+    shortname: str,
+    private_key_pem: str | None = None,
+    private_key_path: str | None = None,
+) -> dict:
+    """A ``monetate`` connection: the key as ``password`` (PEM) and/or ``extra.private_key_path``."""
+    conn: dict = {"conn_type": "monetate", "host": url, "login": username, "extra": {"shortname": shortname}}
+    if private_key_pem is not None:
+        conn["password"] = private_key_pem
+    if private_key_path is not None:
+        conn["extra"]["private_key_path"] = private_key_path
+    return conn
+
+
+def cdp_connection(
+    url: str,
+    login: str,
+    password: str,
+    tenant_id: str,
+    environment: str,
+    token: str | None = None,
+    source_system_id: str = "demo",
+) -> dict:
+    """An ``acquia_cdp`` connection whose API host and auth host are both the emulator."""
+    extra = {"auth_host": url, "tenant_id": str(tenant_id), "environment": environment}
+    if token is not None:
+        extra["token"] = token
+    extra["source_system_id"] = source_system_id
+    return {"conn_type": "acquia_cdp", "host": url, "login": login, "password": password, "extra": extra}
+
+
+def to_json(conn: dict) -> str:
+    """Serialise for an ``AIRFLOW_CONN_*`` environment variable."""
+    return json.dumps(conn)

@@ -1,0 +1,28 @@
+"""Route names: the unit for fault injection, counters and the request log."""
+
+from __future__ import annotations
+
+MONETATE_AUTH = "monetate.auth"
+MONETATE_SCHEMA = "monetate.schema"  # schema/ and schematype/
+MONETATE_UPLOAD = "monetate.upload"
+MONETATE_DATA = "monetate.data"  # POST rows
+MONETATE_RECORD = "monetate.record"  # GET one record (rate-limited spot check)
+MONETATE_PRIVACY_STATUS = "monetate.privacy_status"
+CDP_TOKEN = "cdp.token"
+CDP_AUTH = "cdp.auth"
+CDP_TRACKER = "cdp.tracker"
+
+ROUTES: tuple[str, ...] = (
+    MONETATE_AUTH,
+    MONETATE_SCHEMA,
+    MONETATE_UPLOAD,
+    MONETATE_DATA,
+    MONETATE_RECORD,
+    MONETATE_PRIVACY_STATUS,
+    CDP_TOKEN,
+    CDP_AUTH,
+    CDP_TRACKER,
+)
+
+#: Fault target meaning "every route".
+ALL_ROUTES = "*"

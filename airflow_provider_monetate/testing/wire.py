@@ -1,0 +1,92 @@
+"""Request and response value objects shared by the HTTP server and the API modules.
+
+The API modules never touch sockets: they take a :class:`Request` and return a
+:class:`Response` (or raise :class:`ApiError` carrying one), which keeps them testable
+and keeps fault injection, counters and logging in one place (``server.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_UNSET: Any = object()
+
+
+@dataclass
+class Request:
+    """An incoming HTTP request.
+
+    :param method: upper-case HTTP method.
+    :param path: URL path without the query string.
+    :param query: query parameters (first value of each name).
+    :param raw_query: the query string as sent.
+    :param headers: request headers (case-insensitive mapping).
+    :param body: raw request body.
+    """
+
+    method: str
+    path: str
+    query: dict[str, str]
+    raw_query: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+    _json: Any = field(default=_UNSET, repr=False)
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """A header value, or ``default``."""
+        value = self.headers.get(name)
+        return default if value is None else value
+
+    @property
+    def target(self) -> str:
+        """Path plus query string, as the client sent it."""
+        return f"{self.path}?{self.raw_query}" if self.raw_query else self.path
+
+    def json(self) -> Any:
+        """The body decoded as JSON (cached).
+
+        :raises ValueError: the body is empty or not valid JSON.
+        """
+        if self._json is _UNSET:
+            if not self.body:
+                raise ValueError("request body is empty")
+            self._json = json.loads(self.body)
+        return self._json
+
+
+@dataclass
+class Response:
+    """An outgoing response.
+
+    :param status: HTTP status code.
+    :param body: JSON-serialisable body; ``None`` sends an empty body.
+    :param headers: extra response headers.
+    :param rows: records accepted by this call (feeds the ``rows_received`` counter).
+    :param auth_calls: tokens minted by this call (feeds the ``auth_calls`` counter).
+    """
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    rows: int = 0
+    auth_calls: int = 0
+
+    def encode(self) -> bytes:
+        """The body as bytes (compact JSON)."""
+        if self.body is None:
+            return b""
+        return json.dumps(self.body, separators=(",", ":")).encode()
+
+
+class ApiError(Exception):
+    """Raised by handlers to answer with an error response right away.
+
+    :param response: the response to send.
+    """
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response

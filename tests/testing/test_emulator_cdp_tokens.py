@@ -1,0 +1,219 @@
+"""Acquia CDP token management: create, verify, extend, delete, wipe, limits, invalidation."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+from emulator_helpers import TIMEOUT
+
+LIFETIME = 15_599_999
+
+
+def _assert_cdp_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {
+        "errorCode",
+        "userMessage",
+        "developerMessage",
+        "linkToErrorDoc",
+        "linkToResourceDoc",
+        "additionalInfo",
+    }
+    assert body["errorCode"] == code
+    assert body["userMessage"]
+    return body
+
+
+def test_create_returns_uuid_bearer_token(emulator, cdp):
+    response = cdp.create()
+    assert response.status_code == 200
+    body = response.json()
+    assert body == {"access_token": body["access_token"], "token_type": "bearer", "expires_in": LIFETIME}
+    assert uuid.UUID(body["access_token"]).version == 4
+    assert emulator.counters()["cdp.token"]["auth_calls"] == 1
+
+
+def test_verify_reports_remaining_lifetime(emulator, cdp):
+    token = cdp.create().json()["access_token"]
+    body = cdp.verify(token).json()
+    assert body["access_token"] == token
+    assert body["token_type"] == "bearer"
+    assert body["userType"] == "CLIENT"
+    assert LIFETIME - 5 <= body["expires_in"] <= LIFETIME
+    emulator.clock.advance(1000)
+    assert LIFETIME - 1005 <= cdp.verify(token).json()["expires_in"] <= LIFETIME - 1000
+
+
+def test_token_expires_after_180_days(emulator, cdp):
+    token = cdp.create().json()["access_token"]
+    emulator.clock.advance(LIFETIME - 10)
+    assert cdp.verify(token).status_code == 200
+    emulator.clock.advance(20)
+    _assert_cdp_error(cdp.verify(token), 401, "INVALID_TOKEN")
+
+
+def test_bad_credentials_and_scheme(cdp):
+    _assert_cdp_error(cdp.create(password="wrong"), 401, "INVALID_CREDENTIALS")
+    _assert_cdp_error(cdp.create(login="nobody"), 401, "INVALID_CREDENTIALS")
+    _assert_cdp_error(cdp.create(scheme="a1webtag"), 400, "INVALID_SCHEME")
+    _assert_cdp_error(cdp.verify("not-a-token"), 401, "INVALID_TOKEN")
+
+
+def test_all_previous_invalidation_keeps_only_newest(emulator, cdp):
+    first = cdp.create().json()["access_token"]
+    second = cdp.create().json()["access_token"]
+    _assert_cdp_error(cdp.verify(first), 401, "INVALID_TOKEN")
+    assert cdp.verify(second).status_code == 200
+    _assert_cdp_error(cdp.track({"events": [{"SourceSystemID": "x", "Type": "t"}]}, first), 401, "INVALID_TOKEN")
+    assert emulator.cdp_stats()["users"][emulator.cdp_login]["active_tokens"] == 1
+
+
+def test_evict_oldest_invalidation_keeps_earlier_tokens(emulator, cdp):
+    emulator.configure(invalidation="evict_oldest")
+    tokens = [cdp.create().json()["access_token"] for _ in range(3)]
+    assert all(cdp.verify(t).status_code == 200 for t in tokens)
+    assert emulator.cdp_stats()["users"][emulator.cdp_login]["active_tokens"] == 3
+
+
+def test_evict_oldest_still_enforces_the_cycle_limit(emulator, cdp):
+    emulator.configure(invalidation="evict_oldest")
+    login, password = emulator.create_cdp_user(environment="PROD")
+    tokens = [cdp.create(login, password).json()["access_token"] for _ in range(3)]
+    _assert_cdp_error(cdp.create(login, password), 400, "TOKEN_LIMIT_EXCEEDED")
+    assert all(cdp.verify(t).status_code == 200 for t in tokens)
+
+
+@pytest.mark.parametrize(("environment", "limit"), [("CS", 5), ("UAT", 3), ("PROD", 3)])
+def test_limit_per_environment_and_wipe_starts_new_cycle(emulator, cdp, environment, limit):
+    login, password = emulator.create_cdp_user(environment=environment)
+    for _ in range(limit):
+        assert cdp.create(login, password).status_code == 200
+    body = _assert_cdp_error(cdp.create(login, password), 400, "TOKEN_LIMIT_EXCEEDED")
+    assert str(limit) in body["userMessage"]
+    assert environment in body["userMessage"]
+    assert "wipe" in body["userMessage"].lower()
+    stats = emulator.cdp_stats()["users"][login]
+    assert (stats["created_in_cycle"], stats["cycle"], stats["limit"]) == (limit, 1, limit)
+
+    wiped = requests.delete(
+        f"{cdp.url}/token",
+        params={"scheme": "a1user"},
+        headers={"Authorization": cdp.basic(login, password)},
+        timeout=TIMEOUT,
+    )
+    assert wiped.status_code == 200
+    assert wiped.json() == {"status": "wiped", "count": 1}
+    stats = emulator.cdp_stats()["users"][login]
+    assert (stats["created_in_cycle"], stats["cycle"], stats["active_tokens"]) == (0, 2, 0)
+    assert cdp.create(login, password).status_code == 200
+
+
+def test_wipe_invalidates_every_token(emulator, cdp):
+    emulator.configure(invalidation="evict_oldest")
+    tokens = [cdp.create().json()["access_token"] for _ in range(2)]
+    wiped = requests.delete(
+        f"{cdp.url}/token", params={"scheme": "a1user"}, headers={"Authorization": cdp.basic()}, timeout=TIMEOUT
+    )
+    assert wiped.json() == {"status": "wiped", "count": 2}
+    assert all(cdp.verify(t).status_code == 401 for t in tokens)
+
+
+def test_delete_one_token_does_not_reset_the_cycle(emulator, cdp):
+    token = cdp.create().json()["access_token"]
+    deleted = requests.delete(
+        f"{cdp.url}/token", params={"scheme": "a1user"}, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
+    )
+    assert deleted.status_code == 200
+    assert deleted.json() == {"status": "deleted"}
+    _assert_cdp_error(cdp.verify(token), 401, "INVALID_TOKEN")
+    assert emulator.cdp_stats()["users"][emulator.cdp_login]["created_in_cycle"] == 1
+    for _ in range(4):
+        assert cdp.create().status_code == 200
+    _assert_cdp_error(cdp.create(), 400, "TOKEN_LIMIT_EXCEEDED")
+
+
+def _extend(cdp, token):
+    return requests.post(
+        f"{cdp.url}/token",
+        params={"action": "extend", "scheme": "a1user"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=TIMEOUT,
+    )
+
+
+def test_extend_prolongs_by_the_configured_period(emulator, cdp):
+    token = cdp.create().json()["access_token"]
+    emulator.clock.advance(LIFETIME - 100)
+    extended = _extend(cdp, token)
+    assert extended.status_code == 200
+    assert extended.json()["userType"] == "CLIENT"
+    assert LIFETIME + 90 <= extended.json()["expires_in"] <= LIFETIME + 100
+    emulator.clock.advance(LIFETIME)
+    assert cdp.verify(token).status_code == 200
+    emulator.configure(extend_seconds=50)
+    before = cdp.verify(token).json()["expires_in"]
+    assert before + 45 <= _extend(cdp, token).json()["expires_in"] <= before + 50
+
+
+def test_extend_invalid_token_is_401(cdp):
+    _assert_cdp_error(_extend(cdp, "nope"), 401, "INVALID_TOKEN")
+
+
+def test_get_with_basic_returns_newest_valid_token(emulator, cdp):
+    response = requests.get(
+        f"{cdp.url}/token", params={"scheme": "a1user"}, headers={"Authorization": cdp.basic()}, timeout=TIMEOUT
+    )
+    _assert_cdp_error(response, 401, "INVALID_TOKEN")
+    emulator.configure(invalidation="evict_oldest")
+    cdp.create()
+    newest = cdp.create().json()["access_token"]
+    response = requests.get(
+        f"{cdp.url}/token", params={"scheme": "a1user"}, headers={"Authorization": cdp.basic()}, timeout=TIMEOUT
+    )
+    assert response.status_code == 200
+    assert response.json()["access_token"] == newest
+    assert response.json()["userType"] == "CLIENT"
+
+
+def test_unknown_action_is_400(cdp):
+    response = requests.post(
+        f"{cdp.url}/token",
+        params={"action": "revoke", "scheme": "a1user"},
+        headers={"Authorization": cdp.basic()},
+        timeout=TIMEOUT,
+    )
+    _assert_cdp_error(response, 400, "INVALID_ACTION")
+
+
+def test_issue_cdp_token_helper_obeys_the_rules(emulator, cdp):
+    first = emulator.issue_cdp_token()
+    second = emulator.issue_cdp_token()
+    assert cdp.verify(first).status_code == 401
+    assert cdp.verify(second).status_code == 200
+    assert emulator.counters()["cdp.token"]["requests"] == 2  # the two verifies only
+
+
+def test_login_and_logout(emulator, cdp):
+    login = requests.post(
+        f"{cdp.url}/authentication", params={"action": "login"}, headers={"Authorization": cdp.basic()}, timeout=TIMEOUT
+    )
+    assert login.status_code == 200
+    session_token = login.json()["access_token"]
+    logout = requests.post(
+        f"{cdp.url}/authentication",
+        params={"action": "logout"},
+        headers={"Authorization": f"Bearer {session_token}"},
+        timeout=TIMEOUT,
+    )
+    assert logout.status_code == 200
+    again = requests.post(
+        f"{cdp.url}/authentication",
+        params={"action": "logout"},
+        headers={"Authorization": f"Bearer {session_token}"},
+        timeout=TIMEOUT,
+    )
+    _assert_cdp_error(again, 401, "INVALID_TOKEN")
+    assert emulator.counters()["cdp.auth"]["auth_calls"] == 1

@@ -1,0 +1,173 @@
+"""Monetate Auth API: JWT -> token exchange and Token authentication of Data API calls."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import time
+
+import pytest
+from emulator_helpers import DataApi, refresh
+
+from airflow_provider_monetate.testing import sign_jwt
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unsigned_jwt(header: dict, payload: dict, signature: bytes = b"") -> str:
+    head = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(payload).encode())
+    return head + "." + _b64(signature)
+
+
+def test_refresh_returns_token_envelope(emulator, mint):
+    before = time.time()
+    response = mint()
+    assert response.status_code == 200
+    body = response.json()
+    assert body["meta"] == {"code": 200, "errors": [], "warnings": []}
+    data = body["data"]
+    assert re.fullmatch(r"1\.[\w-]+\.[\w-]+", data["token"])
+    assert data["expires_in"] == 3600  # documented default
+    assert data["expires_at"] == pytest.approx(data["issued_at"] + 3600)
+    assert before - 1 <= data["issued_at"] <= time.time() + 1
+    assert emulator.counters()["monetate.auth"]["auth_calls"] == 1
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "RS384", "RS512"])
+def test_all_rs_algorithms_accepted(mint, algorithm):
+    assert mint(algorithm=algorithm).status_code == 200
+
+
+def test_alg_none_rejected(emulator):
+    forged = _unsigned_jwt({"alg": "none", "typ": "JWT"}, {"username": emulator.monetate_username, "iat": time.time()})
+    response = refresh(emulator.url, f"JWT {forged}")
+    assert response.status_code == 401
+    assert response.json()["data"] is None
+    assert response.json()["meta"]["errors"]
+
+
+def test_hs256_signed_with_public_key_rejected(emulator):
+    # The classic algorithm-confusion forgery: HMAC keyed with the (public) key text.
+    header, payload = {"alg": "HS256", "typ": "JWT"}, {"username": emulator.monetate_username, "iat": time.time()}
+    unsigned = _unsigned_jwt(header, payload).rsplit(".", 1)[0]
+    signature = hmac.new(emulator.public_key_pem.encode(), unsigned.encode(), hashlib.sha256).digest()
+    assert refresh(emulator.url, f"JWT {unsigned}.{_b64(signature)}").status_code == 401
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "Token", "jwt", "JWT:"])
+def test_refresh_requires_exact_jwt_scheme_word(mint, scheme):
+    assert mint(scheme=scheme).status_code == 401
+
+
+def test_refresh_without_authorization_is_401(emulator):
+    assert refresh(emulator.url, None).status_code == 401
+
+
+def test_unknown_user_and_wrong_key_rejected(mint, other_keys):
+    assert mint(username="api-nobody").status_code == 401
+    assert mint(private_key_pem=other_keys.private_key_pem).status_code == 401
+
+
+@pytest.mark.parametrize(("offset", "status"), [(-120, 401), (120, 401), (-30, 200), (30, 200)])
+def test_iat_must_be_within_60_seconds_of_real_time(mint, offset, status):
+    assert mint(iat=time.time() + offset).status_code == status
+
+
+def test_iat_missing_rejected(emulator):
+    from jwt import encode
+
+    no_iat = encode({"username": emulator.monetate_username}, emulator.private_key_pem, algorithm="RS256")
+    assert refresh(emulator.url, f"JWT {no_iat}").status_code == 401
+
+
+def test_iat_checked_against_real_clock_not_emulator_clock(emulator, mint):
+    emulator.clock.advance(10 * 86400)
+    response = mint()  # signed with the real clock, as real clients do
+    assert response.status_code == 200
+    assert response.json()["data"]["issued_at"] == pytest.approx(time.time() + 10 * 86400, abs=5)
+
+
+@pytest.mark.parametrize("ttl", [899, 43201, 0, -5, "abc", "3600.5", ""])
+def test_ttl_out_of_range_is_400_naming_ttl(mint, ttl):
+    response = mint(ttl=ttl)
+    assert response.status_code == 400
+    errors = response.json()["meta"]["errors"]
+    assert errors[0]["field"] == "ttl"
+
+
+@pytest.mark.parametrize("ttl", [900, 43200, 7200])
+def test_ttl_in_range_is_echoed(mint, ttl):
+    data = mint(ttl=ttl).json()["data"]
+    assert data["expires_in"] == ttl
+    assert data["expires_at"] - data["issued_at"] == pytest.approx(ttl)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Token", "Token not-a-real-token", "Bearer {token}", "JWT {token}", "token {token}", "{token}"],
+)
+def test_data_api_rejects_bad_token_headers(emulator, token, authorization):
+    headers = {"Authorization": authorization.format(token=token)} if authorization else {}
+    import requests
+
+    response = requests.get(f"{emulator.url}/api/data/v1/testshop/production/schema/", headers=headers, timeout=10)
+    assert response.status_code == 401
+    assert response.json()["meta"]["code"] == 401
+
+
+def test_token_expires_on_the_emulator_clock(emulator, mint):
+    api = DataApi(emulator.url, mint(ttl=900).json()["data"]["token"])
+    assert api.get("schema/").status_code == 200
+    emulator.clock.advance(899)
+    assert api.get("schema/").status_code == 200
+    emulator.clock.advance(2)
+    assert api.get("schema/").status_code == 401
+
+
+def test_minting_does_not_invalidate_earlier_tokens(emulator, mint):
+    first = DataApi(emulator.url, mint().json()["data"]["token"])
+    second = DataApi(emulator.url, mint().json()["data"]["token"])
+    assert first.get("schema/").status_code == 200
+    assert second.get("schema/").status_code == 200
+
+
+def test_deactivated_key_gives_403_on_data_and_refresh(emulator, api, mint):
+    assert api.get("schema/").status_code == 200
+    emulator.deactivate_monetate_key(emulator.monetate_username)
+    response = api.get("schema/")
+    assert response.status_code == 403
+    assert response.json()["meta"]["errors"]
+    assert mint().status_code == 403
+
+
+def test_rekeyed_user_gets_working_tokens_again(emulator, mint, other_keys):
+    emulator.deactivate_monetate_key(emulator.monetate_username)
+    emulator.add_monetate_user(emulator.monetate_username, other_keys.public_key_pem, "testshop")
+    assert mint(private_key_pem=other_keys.private_key_pem).status_code == 200
+
+
+def test_unknown_shortname_or_environment_is_404(emulator, token):
+    assert DataApi(emulator.url, token, shortname="nosuchshop").get("schema/").status_code == 404
+    assert DataApi(emulator.url, token, environment="staging").get("schema/").status_code == 404
+    emulator.configure(environments=["production", "staging"])
+    assert DataApi(emulator.url, token, environment="staging").get("schema/").status_code == 200
+
+
+def test_token_bound_to_its_retailer_account(emulator, other_keys):
+    emulator.add_monetate_user("api-other", other_keys.public_key_pem, "othershop")
+    other = refresh(emulator.url, "JWT " + sign_jwt(other_keys.private_key_pem, "api-other")).json()["data"]["token"]
+    assert DataApi(emulator.url, other, shortname="othershop").get("schema/").status_code == 200
+    assert DataApi(emulator.url, other, shortname="testshop").get("schema/").status_code == 401
+
+
+def test_paths_need_the_trailing_slash(emulator, api):
+    import requests
+
+    url = f"{emulator.url}/api/data/v1/testshop/production/schema"
+    response = requests.get(url, headers={"Authorization": api.session.headers["Authorization"]}, timeout=10)
+    assert response.status_code == 404
