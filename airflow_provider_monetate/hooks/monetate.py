@@ -315,7 +315,7 @@ class MonetateHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """Mint a token and list the datasets; never the rate-limited single-record GET."""
         try:
-            token = self.mint_token()
+            token = self.get_token()
             schemas = self.list_schemas()
         except (MonetateProviderError, ApiError) as exc:
             return False, str(exc)
