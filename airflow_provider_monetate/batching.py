@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ENVELOPE_OVERHEAD", "Batch", "RowTooLargeError", "encode_row", "iter_batches"]
+__all__ = ["ENVELOPE_OVERHEAD", "Batch", "RowTooLargeError", "encode_row", "iter_batches", "iter_encoded_batches"]
 
 #: Bytes reserved per request for the envelope around the rows: ``{"schema_rows":[...]}``
 #: plus small extra fields such as ``"_sent_time"``.
@@ -123,19 +123,44 @@ def iter_batches(
         encoded as JSON.
     :raises RowTooLargeError: (while iterating) one row alone exceeds ``max_bytes``.
     """
+    return iter_encoded_batches(
+        ((number, _encode_numbered(number, row)) for number, row in numbered_rows),
+        max_rows=max_rows, max_bytes=max_bytes, envelope_overhead=envelope_overhead,
+    )
+
+
+def _encode_numbered(row_number: int, row: Any) -> bytes:
+    try:
+        return _encode(row).encode()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"row {row_number} cannot be encoded as JSON: {exc}") from None
+
+
+def iter_encoded_batches(
+    numbered_encoded: Iterable[tuple[int, bytes]],
+    *,
+    max_rows: int = 500,
+    max_bytes: int = 5_000_000,
+    envelope_overhead: int = ENVELOPE_OVERHEAD,
+) -> Iterator[Batch]:
+    """Group ``(row_number, encoded_row)`` pairs into batches; see :func:`iter_batches`.
+
+    For rows encoded earlier (e.g. spooled to disk by a checking pass).
+    """
     if max_rows < 1:
         raise ValueError(f"max_rows must be at least 1, got {max_rows}")
     if max_bytes <= envelope_overhead:
         raise ValueError(f"max_bytes ({max_bytes}) must be larger than envelope_overhead ({envelope_overhead})")
+    return _cut(numbered_encoded, max_rows, max_bytes, envelope_overhead)
+
+
+def _cut(numbered_encoded: Iterable[tuple[int, bytes]], max_rows: int, max_bytes: int,
+         envelope_overhead: int) -> Iterator[Batch]:
     index = 0
     numbers: list[int] = []
     encoded: list[bytes] = []
     size = envelope_overhead
-    for row_number, row in numbered_rows:
-        try:
-            data = _encode(row).encode()
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"row {row_number} cannot be encoded as JSON: {exc}") from None
+    for row_number, data in numbered_encoded:
         if len(data) + envelope_overhead > max_bytes:
             raise RowTooLargeError(row_number, len(data) + envelope_overhead, max_bytes)
         if encoded and size + 1 + len(data) > max_bytes:

@@ -1,0 +1,141 @@
+"""Operators for Monetate datasets: create or extend a dataset, post records to it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_provider_monetate.compat import BaseOperator
+from airflow_provider_monetate.dataset_definition import check_definition, field_conflicts
+from airflow_provider_monetate.exceptions import ConfigurationError, MonetateProviderError
+from airflow_provider_monetate.hooks.monetate import MonetateHook
+from airflow_provider_monetate.monetate_rows import RowRules
+from airflow_provider_monetate.operators.record_load import RecordLoadOperator
+
+
+class DatasetConflictError(MonetateProviderError):
+    """The dataset exists with a field or type that differs from the requested definition."""
+
+
+class MonetateCreateDatasetOperator(BaseOperator):
+    """Create a Monetate dataset when missing; add missing fields when it exists.
+
+    Running it twice changes nothing. A field that exists with another type or role, or a
+    dataset of another type, fails the task: the Data API can add fields but not change them.
+
+    :param name: the dataset (schema) name.
+    :param type: the schema type, e.g. ``event``, ``attribute``, ``customer_data_privacy``.
+    :param fields: ``{name: {"data_type": ..., "identifier": bool, "unique_key": bool,
+        "event_time": bool}}``; may be ``{}`` for ``customer_data_privacy``.
+    :param named_identifier: the Identifier Name; Monetate does not use a dataset until set.
+    :param monetate_conn_id: the Monetate connection.
+    :return: the dataset's schema as Monetate reports it.
+    """
+
+    template_fields: Sequence[str] = ("name", "type", "fields", "named_identifier", "monetate_conn_id")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        type: str,
+        fields: dict[str, dict[str, Any]] | None = None,
+        named_identifier: str | None = None,
+        monetate_conn_id: str = MonetateHook.default_conn_name,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+        self.type = type
+        self.fields = fields or {}
+        self.named_identifier = named_identifier
+        self.monetate_conn_id = monetate_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        problems = check_definition(self.name, self.type, self.fields)
+        if problems:
+            raise ConfigurationError(f"Dataset {self.name!r} is not valid; nothing was sent: " + "; ".join(problems))
+        hook = MonetateHook(self.monetate_conn_id)
+        existing = hook.find_schema(self.name)
+        if existing is None:
+            body = {"name": self.name, "type": self.type, "fields": self.fields}
+            if self.named_identifier:
+                body["named_identifier"] = self.named_identifier
+            self.log.info("Creating %s dataset %r with %d field(s)", self.type, self.name, len(self.fields))
+            return hook.create_schema(body)
+        return self._extend(hook, existing)
+
+    def _extend(self, hook: MonetateHook, existing: dict[str, Any]) -> dict[str, Any]:
+        if existing.get("type") and existing["type"] != self.type:
+            raise DatasetConflictError(
+                f"Dataset {self.name!r} exists as type {existing['type']!r}, not {self.type!r}; a dataset's "
+                "type cannot change. Use another name."
+            )
+        existing_fields = existing.get("fields") or {}
+        conflicts = field_conflicts(self.fields, existing_fields)
+        if conflicts:
+            raise DatasetConflictError(
+                f"Dataset {self.name!r} exists with conflicting field(s): {'; '.join(conflicts)}. The Data API "
+                "adds fields but cannot change them."
+            )
+        missing = {name: spec for name, spec in self.fields.items() if name not in existing_fields}
+        changed = False
+        if missing and self.type != "customer_data_privacy":
+            self.log.info("Adding field(s) %s to dataset %r", sorted(missing), self.name)
+            hook.patch_schema(self.name, fields=missing)
+            changed = True
+        if self.named_identifier and existing.get("named_identifier") != self.named_identifier:
+            hook.patch_schema(self.name, named_identifier=self.named_identifier)
+            changed = True
+        if not changed:
+            self.log.info("Dataset %r already matches; nothing to change", self.name)
+            return existing
+        return hook.get_schema(self.name)
+
+
+class MonetatePostRecordsOperator(RecordLoadOperator):
+    """Post records to a Monetate dataset: checked, streamed, concurrent and retry-safe.
+
+    Rows are checked and normalised against the dataset's schema (fetched once): DATETIME to
+    UTC ISO-8601 ``...Z``, NUMBER, BOOLEAN, MULTI_STRING from lists, the identifier present,
+    unknown fields rejected or dropped. The whole input is checked before the first request,
+    so by default a file with a bad row sends nothing. A retried try resumes after the
+    batches the previous try delivered; see :class:`RecordLoadOperator` for the input and
+    batching parameters.
+
+    :param dataset: the dataset name.
+    :param unknown_fields: ``reject`` (default) a row with a field the dataset lacks, or
+        ``drop`` such fields (counted in the summary).
+    :param monetate_conn_id: the Monetate connection.
+    :return: the run summary: rows read / sent / rejected, batches, retries, seconds, rows/s.
+    """
+
+    template_fields: Sequence[str] = (*RecordLoadOperator.template_fields, "dataset", "monetate_conn_id")
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        unknown_fields: str = "reject",
+        monetate_conn_id: str = MonetateHook.default_conn_name,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.unknown_fields = unknown_fields
+        self.monetate_conn_id = monetate_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        hook = MonetateHook(self.monetate_conn_id, pool_size=self.max_in_flight)
+        rules = RowRules.from_schema(hook.get_schema(self.dataset), unknown_fields=self.unknown_fields)
+        upserts = rules.has_unique_key  # a repeated batch replaces its rows instead of duplicating them
+
+        def send(batch) -> None:
+            hook.post_rows(self.dataset, body=batch.body("schema_rows"), retry_ambiguous=upserts)
+
+        summary = self.run_load(
+            context, normalize=rules.normalize, send=send, resend_safe=upserts,
+            retries=lambda: hook.api.retries, what=f"Monetate dataset {self.dataset}",
+        )
+        summary["dropped_fields"] = dict(rules.dropped_fields)
+        return summary

@@ -1,0 +1,150 @@
+"""The Airflow side shared by every operator that posts records.
+
+Resolves the input (records from Python or XCom, or a file: local path or object storage
+URI), where the rejects report and the checkpoint live, and hands the run summary to XCom
+and to the task's outlet assets.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_monetate.checkpoint import CheckpointStore, checkpoint_key
+from airflow_provider_monetate.compat import BaseOperator, ObjectStoragePath
+from airflow_provider_monetate.exceptions import ConfigurationError
+from airflow_provider_monetate.record_load import LoadOptions, Normalizer, load_records
+from airflow_provider_monetate.record_sources import RecordSource
+from airflow_provider_monetate.rejects import RejectsReport
+
+
+def state_dir() -> Path:
+    """``$AIRFLOW_HOME/monetate``: the default home of checkpoints and rejects reports."""
+    return Path(os.environ.get("AIRFLOW_HOME") or "~/airflow").expanduser() / "monetate"
+
+
+def as_location(value: Any) -> Any:
+    """A local path stays a path; ``scheme://...`` becomes an Airflow ObjectStoragePath."""
+    if isinstance(value, str) and "://" in value:
+        return ObjectStoragePath(value)
+    return value
+
+
+class RecordLoadOperator(BaseOperator):
+    """Base of the operators that check records, then post them in batches, retry-safely.
+
+    :param records: the records: an iterable of dicts, or an XCom of one.
+    :param source: or a file: a local path or an object storage URI / ``ObjectStoragePath``;
+        NDJSON (``.ndjson``, ``.jsonl``), CSV or a JSON array, optionally gzip-compressed.
+    :param format: ``ndjson``, ``csv`` or ``json`` when the file name does not say.
+    :param batch_size: rows per request.
+    :param max_batch_bytes: bytes per request body.
+    :param max_in_flight: requests in flight at once.
+    :param max_rejected_rows: rejected rows tolerated; with more, nothing is sent.
+    :param rejects_path: where the rejects report (JSON Lines) goes; default
+        ``$AIRFLOW_HOME/monetate/rejects/<task instance>.jsonl``.
+    :param checkpoint_dir: where progress is kept for retries; default
+        ``$AIRFLOW_HOME/monetate/checkpoints``. With several workers, use storage they share
+        (e.g. an ``s3://`` URI) so a retry on another worker can resume.
+    :param resend_in_doubt: resend batches a failed try sent without an acknowledgement even
+        when the destination cannot upsert them (may duplicate rows).
+    :param dry_run: read, check and report everything; send nothing.
+    """
+
+    template_fields: Sequence[str] = ("records", "source", "rejects_path", "checkpoint_dir")
+
+    def __init__(
+        self,
+        *,
+        records: Any = None,
+        source: Any = None,
+        format: str | None = None,
+        batch_size: int = 500,
+        max_batch_bytes: int = 5_000_000,
+        max_in_flight: int = 4,
+        max_rejected_rows: int = 0,
+        rejects_path: Any = None,
+        checkpoint_dir: Any = None,
+        resend_in_doubt: bool = False,
+        dry_run: bool = False,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.records = records
+        self.source = source
+        self.format = format
+        self.batch_size = batch_size
+        self.max_batch_bytes = max_batch_bytes
+        self.max_in_flight = max_in_flight
+        self.max_rejected_rows = max_rejected_rows
+        self.rejects_path = rejects_path
+        self.checkpoint_dir = checkpoint_dir
+        self.resend_in_doubt = resend_in_doubt
+        self.dry_run = dry_run
+
+    def record_source(self) -> RecordSource:
+        """The input, from exactly one of ``records`` and ``source``."""
+        if (self.records is None) == (self.source is None):
+            raise ConfigurationError(f"{self.task_id}: pass exactly one of records= and source=.")
+        if self.records is not None:
+            return RecordSource(self.records)
+        return RecordSource(as_location(self.source), self.format)
+
+    def load_options(self) -> LoadOptions:
+        return LoadOptions(
+            max_rows=self.batch_size, max_bytes=self.max_batch_bytes, max_in_flight=self.max_in_flight,
+            max_rejected_rows=self.max_rejected_rows, resend_in_doubt=self.resend_in_doubt, dry_run=self.dry_run,
+        )
+
+    def run_load(
+        self,
+        context: Any,
+        *,
+        normalize: Normalizer,
+        send: Callable,
+        resend_safe: bool,
+        retries: Callable[[], int] = lambda: 0,
+        exclude: Callable[[dict], bool] | None = None,
+        what: str,
+        source: RecordSource | None = None,
+    ) -> dict[str, Any]:
+        """Check and deliver the input; return the run summary (also attached to outlet assets)."""
+        ti = context["ti"]
+        key = checkpoint_key(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
+        rejects_target = as_location(self.rejects_path) or state_dir() / "rejects" / f"{key}.jsonl"
+        if isinstance(rejects_target, Path):
+            rejects_target.parent.mkdir(parents=True, exist_ok=True)
+        store = CheckpointStore(as_location(self.checkpoint_dir) or state_dir() / "checkpoints")
+        options = self.load_options()
+        summary = load_records(
+            source or self.record_source(),
+            normalize=normalize,
+            send=send,
+            options=options,
+            rejects=RejectsReport(rejects_target),
+            begin_progress=lambda fingerprint: store.begin(key, fingerprint, options.batch_settings),
+            resend_safe=resend_safe,
+            exclude=exclude,
+            retries=retries,
+            what=what,
+        ).as_dict()
+        self.log.info(
+            "%s: %d rows read, %d sent, %d rejected, %d excluded, %d already sent by a previous try; "
+            "%d batches, %d retries, %.1fs (%.0f rows/s)",
+            what, summary["rows_read"], summary["rows_sent"], summary["rows_rejected"], summary["rows_excluded"],
+            summary["rows_already_sent"], summary["batches"], summary["retries"], summary["seconds"],
+            summary["rows_per_second"],
+        )
+        self._attach_to_outlets(context, summary)
+        return summary
+
+    def _attach_to_outlets(self, context: Any, summary: dict[str, Any]) -> None:
+        """Put the run counts on each outlet asset's event, for asset-scheduled DAGs downstream."""
+        events = context.get("outlet_events")
+        if not events or not self.outlets:
+            return
+        counts = {k: summary[k] for k in ("rows_read", "rows_sent", "rows_rejected", "rows_excluded", "dry_run")}
+        for outlet in self.outlets:
+            events[outlet].extra = {**events[outlet].extra, **counts}

@@ -1,0 +1,247 @@
+"""Check every record first, then deliver: the pipeline behind every operator that posts records.
+
+1. **Check**: read the source once; normalise each record, report rejections, encode the
+   accepted rows once and spool them to a temporary file. The input's fingerprint is
+   computed on the way. Memory stays flat whatever the input size, and a source with more
+   bad rows than allowed sends nothing, even a one-shot iterator.
+2. **Deliver**: cut the spooled rows into batches and send them (``delivery.deliver``),
+   skipping batches a previous try already delivered.
+
+Reading, checking and encoding each row exactly once keeps the client's CPU per row close
+to a plain ``json.dumps`` loop. No Airflow imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from airflow_provider_monetate.batching import ENVELOPE_OVERHEAD, Batch, encode_row, iter_encoded_batches
+from airflow_provider_monetate.checkpoint import Progress
+from airflow_provider_monetate.delivery import ProgressLog, check_in_doubt, deliver
+from airflow_provider_monetate.exceptions import MonetateProviderError
+from airflow_provider_monetate.record_sources import RecordSource
+from airflow_provider_monetate.rejects import Rejection, RejectsReport
+
+log = logging.getLogger(__name__)
+
+Normalizer = Callable[[int, dict], tuple[dict | None, list[Rejection]]]
+
+
+class TooManyRejectedRowsError(MonetateProviderError):
+    """More rows were rejected than ``max_rejected_rows`` allows; nothing was sent."""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to batch and send.
+
+    :param max_rows: rows per request.
+    :param max_bytes: bytes per request body, envelope included.
+    :param max_in_flight: requests in flight at once.
+    :param max_rejected_rows: rejected rows tolerated before refusing to send anything.
+    :param resend_in_doubt: resend batches a previous try sent without an acknowledgement,
+        even when that could duplicate rows.
+    :param dry_run: read, check and report; send nothing.
+    """
+
+    max_rows: int = 500
+    max_bytes: int = 5_000_000
+    max_in_flight: int = 4
+    max_rejected_rows: int = 0
+    resend_in_doubt: bool = False
+    dry_run: bool = False
+
+    @property
+    def batch_settings(self) -> dict[str, int]:
+        """What batch indices depend on (a change makes a checkpoint meaningless)."""
+        return {"max_rows": self.max_rows, "max_bytes": self.max_bytes}
+
+
+@dataclass
+class CheckedInput:
+    """The outcome of the check pass: counts, fingerprint, and the spooled rows."""
+
+    spool: IO[bytes]
+    fingerprint: str
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_excluded: int = 0
+
+    def rows(self) -> Iterator[tuple[int, bytes]]:
+        """The accepted rows as ``(row_number, encoded_row)``, from the start."""
+        self.spool.seek(0)
+        for line in self.spool:
+            number, _, data = line.rstrip(b"\n").partition(b"\t")
+            yield int(number), data
+
+    def batches(self, options: LoadOptions) -> Iterator[Batch]:
+        return iter_encoded_batches(self.rows(), max_rows=options.max_rows, max_bytes=options.max_bytes)
+
+
+@dataclass
+class LoadSummary:
+    """What a load did; every field is small and safe for XCom and logs."""
+
+    source: str
+    rows_read: int = 0
+    rows_sent: int = 0
+    rows_rejected: int = 0
+    rows_excluded: int = 0
+    rows_already_sent: int = 0
+    batches: int = 0
+    batches_skipped: int = 0
+    batches_resent: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    rows_per_second: float = 0.0
+    dry_run: bool = False
+    rejects: dict[str, Any] = field(default_factory=dict)
+    dropped_fields: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def check_records(
+    source: RecordSource,
+    normalize: Normalizer,
+    rejects: RejectsReport,
+    *,
+    max_bytes: int = LoadOptions.max_bytes,
+    exclude: Callable[[dict], bool] | None = None,
+) -> CheckedInput:
+    """Read every record once: normalise, reject, encode, spool.
+
+    :param exclude: drops an accepted row on purpose (e.g. a customer already erased);
+        counted, not rejected.
+    """
+    digest = hashlib.sha256()
+    spool = tempfile.TemporaryFile(prefix="monetate-load-")  # noqa: SIM115 - handed to the caller
+    try:
+        return _check(source, normalize, rejects, spool, digest, max_bytes - ENVELOPE_OVERHEAD, exclude)
+    except BaseException:
+        spool.close()
+        raise
+
+
+def _check(source, normalize, rejects, spool, digest, limit, exclude) -> CheckedInput:
+    checked = CheckedInput(spool=spool, fingerprint="")
+    write = spool.write
+    for number, record in source.iter(hash_into=digest):
+        checked.rows_read += 1
+        row, rejections = normalize(number, record)
+        if row is None:
+            for rejection in rejections:
+                rejects.add(rejection)
+            continue
+        if exclude is not None and exclude(row):
+            checked.rows_excluded += 1
+            continue
+        try:
+            data = encode_row(row)
+        except (TypeError, ValueError) as exc:
+            rejects.add(Rejection(number, None, f"cannot be encoded as JSON ({type(exc).__name__})"))
+            continue
+        if len(data) > limit:
+            rejects.add(Rejection(number, None, f"row is {len(data)} bytes, more than a request allows ({limit})"))
+            continue
+        checked.rows_accepted += 1
+        write(b"%d\t%b\n" % (number, data))  # JSON never contains a raw newline
+    checked.fingerprint = digest.hexdigest()
+    return checked
+
+
+def load_records(
+    source: RecordSource,
+    *,
+    normalize: Normalizer,
+    send: Callable[[Batch], object],
+    options: LoadOptions,
+    rejects: RejectsReport,
+    begin_progress: Callable[[str], Progress | None] = lambda fingerprint: None,
+    resend_safe: bool,
+    exclude: Callable[[dict], bool] | None = None,
+    retries: Callable[[], int] = lambda: 0,
+    what: str = "load",
+) -> LoadSummary:
+    """Check every record, refuse to send when too many are bad, then deliver the rest.
+
+    :param normalize: checks and converts one record: ``(row_number, record) -> (row | None, rejections)``.
+    :param send: posts one batch; raises on failure.
+    :param begin_progress: opens the checkpoint for an input fingerprint (``None``: no resume).
+    :param resend_safe: a repeated batch cannot duplicate rows (the destination upserts).
+    :param exclude: see :func:`check_records`.
+    :param retries: reads the HTTP retry count for the summary.
+    :param what: names the load in log lines.
+    :raises TooManyRejectedRowsError: before anything is sent.
+    :raises BatchesInDoubtError: a previous try left batches whose resend could duplicate rows.
+    """
+    started = time.monotonic()
+    summary = LoadSummary(source=source.describe(), dry_run=options.dry_run)
+    with rejects:
+        checked = check_records(source, normalize, rejects, max_bytes=options.max_bytes, exclude=exclude)
+    with checked.spool:
+        summary.rows_read = checked.rows_read
+        summary.rows_excluded = checked.rows_excluded
+        summary.rows_rejected = checked.rows_read - checked.rows_accepted - checked.rows_excluded
+        summary.rejects = rejects.summary()
+        if summary.rows_rejected > options.max_rejected_rows:
+            raise TooManyRejectedRowsError(_rejected_message(summary, options))
+        if summary.rows_rejected:
+            log.warning("%s: %d row(s) rejected (at most %d allowed); the rest are sent. Report: %s",
+                        what, summary.rows_rejected, options.max_rejected_rows, summary.rejects["path"])
+        if options.dry_run:
+            summary.batches = sum(1 for _ in checked.batches(options))
+            log.info("%s: dry run, nothing sent: %d rows would go in %d batches", what,
+                     checked.rows_accepted, summary.batches)
+        else:
+            _deliver(checked, summary, send, options, begin_progress, resend_safe, what)
+    summary.retries = retries()
+    summary.seconds = round(time.monotonic() - started, 3)
+    summary.rows_per_second = round(summary.rows_sent / summary.seconds, 1) if summary.seconds else 0.0
+    return summary
+
+
+def _deliver(checked, summary, send, options, begin_progress, resend_safe, what) -> None:
+    progress = begin_progress(checked.fingerprint)
+    if progress is not None and progress.plan.reason:
+        log.warning("%s: %s", what, progress.plan.reason)
+    check_in_doubt(progress, resend_safe=resend_safe, resend_in_doubt=options.resend_in_doubt,
+                   describe=_describer(checked, options))
+    report = deliver(checked.batches(options), send, max_in_flight=options.max_in_flight, progress=progress,
+                     progress_log=ProgressLog(what, checked.rows_accepted))
+    summary.rows_sent = report.rows_sent
+    summary.rows_already_sent = report.rows_skipped
+    summary.batches = report.batches_sent + report.batches_skipped
+    summary.batches_skipped = report.batches_skipped
+    summary.batches_resent = report.batches_resent
+    if progress is not None:
+        progress.finish()
+
+
+def _describer(checked: CheckedInput, options: LoadOptions) -> Callable[[int], str]:
+    """Names batches by their input rows (``batch 7 (rows 3501-4000)``), found by re-cutting the spool."""
+    def describe(index: int) -> str:
+        for batch in checked.batches(options):
+            if batch.index == index:
+                return batch.describe()
+        return f"batch {index}"
+    return describe
+
+
+def _rejected_message(summary: LoadSummary, options: LoadOptions) -> str:
+    examples = "; ".join(
+        f"row {e['row']}" + (f" field {e['field']!r}" if e["field"] else "") + f": {e['reason']}"
+        for e in summary.rejects["examples"][:5]
+    )
+    where = f" Full report: {summary.rejects['path']}." if summary.rejects.get("path") else ""
+    return (
+        f"{summary.rows_rejected} of {summary.rows_read} rows in {summary.source} were rejected "
+        f"(max_rejected_rows={options.max_rejected_rows}); nothing was sent. First: {examples}.{where}"
+    )

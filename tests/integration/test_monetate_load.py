@@ -1,0 +1,250 @@
+"""MonetateCreateDatasetOperator and MonetatePostRecordsOperator against the emulator."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from airflow_provider_monetate import api_session
+from airflow_provider_monetate.delivery import BatchesInDoubtError
+from airflow_provider_monetate.exceptions import ApiUnavailableError, ConfigurationError
+from airflow_provider_monetate.hooks.monetate import MonetateHook
+from airflow_provider_monetate.operators.monetate import (
+    DatasetConflictError,
+    MonetateCreateDatasetOperator,
+    MonetatePostRecordsOperator,
+)
+from airflow_provider_monetate.record_load import TooManyRejectedRowsError
+
+pytestmark = pytest.mark.integration
+
+FIELDS = {
+    "event_id": {"data_type": "STRING", "unique_key": True},
+    "customer_id": {"data_type": "STRING", "identifier": True},
+    "occurred_at": {"data_type": "DATETIME", "event_time": True},
+    "points": {"data_type": "NUMBER"},
+}
+APPEND_FIELDS = {k: {kk: vv for kk, vv in v.items() if kk != "unique_key"} for k, v in FIELDS.items()}
+
+
+class FastRetry(api_session.RetryPolicy):
+    def __init__(self, **kwargs):
+        super().__init__(**{"max_attempts": 4, "base_delay": 0.01, "max_delay": 0.02, **kwargs})
+
+
+@pytest.fixture(autouse=True)
+def setup(emulator, monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW_CONN_MONETATE_DEFAULT", emulator.monetate_conn_json())
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(api_session, "RetryPolicy", FastRetry)
+
+
+def context(run_id="run-1", try_number=1):
+    ti = SimpleNamespace(dag_id="load_dag", run_id=run_id, task_id="post", map_index=-1, try_number=try_number)
+    return {"ti": ti}
+
+
+def create(name="events", fields=FIELDS, type="event"):
+    return MonetateCreateDatasetOperator(task_id="create", name=name, type=type, fields=fields).execute(context())
+
+
+def rows(n, start=0):
+    return [{"event_id": f"e-{i}", "customer_id": f"C{i % 97}", "occurred_at": "2024-05-01T12:00:00Z", "points": i}
+            for i in range(start, start + n)]
+
+
+def write_ndjson(path, records, gz=False):
+    data = "".join(json.dumps(r) + "\n" for r in records).encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def post(**kwargs):
+    kwargs.setdefault("dataset", "events")
+    return MonetatePostRecordsOperator(task_id="post", **kwargs)
+
+
+def stored(emulator, dataset="events"):
+    return emulator.monetate_rows("testshop", dataset)
+
+
+# -- dataset operator ------------------------------------------------------------------------
+
+def test_create_dataset_is_idempotent_and_adds_fields(emulator):
+    assert create()["name"] == "events"
+    create()
+    extended = create(fields={**FIELDS, "tier": {"data_type": "STRING"}})
+    assert "tier" in extended["fields"]
+    requests = [r for r in emulator.requests() if r["route"] == "monetate.schema"]
+    assert [r["method"] for r in requests].count("POST") == 1
+    assert [r["method"] for r in requests].count("PATCH") == 1
+
+
+def test_create_dataset_conflict_is_clear(emulator):
+    create()
+    with pytest.raises(DatasetConflictError, match=r"points: exists as NUMBER, wanted STRING"):
+        create(fields={**FIELDS, "points": {"data_type": "STRING"}})
+    with pytest.raises(DatasetConflictError, match="exists as type 'event'"):
+        create(type="attribute", fields=FIELDS)
+
+
+def test_privacy_dataset_with_empty_fields(emulator):
+    assert create(name="gdpr", type="customer_data_privacy", fields={})["type"] == "customer_data_privacy"
+    create(name="gdpr", type="customer_data_privacy", fields={})
+
+
+def test_invalid_definition_sends_nothing(emulator):
+    with pytest.raises(ConfigurationError, match="exactly one field must be the identifier"):
+        create(fields={"a": {"data_type": "STRING"}})
+    assert emulator.counters().get("monetate.schema", {}).get("requests", 0) == 0
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_file_is_loaded_and_summarised(emulator, tmp_path, gz):
+    create()
+    path = write_ndjson(tmp_path / ("in.ndjson.gz" if gz else "in.ndjson"), rows(1234), gz=gz)
+    summary = post(source=str(path), batch_size=100).execute(context())
+    assert summary["rows_read"] == summary["rows_sent"] == 1234
+    assert summary["batches"] == 13 and summary["rows_rejected"] == 0
+    assert len(stored(emulator)) == 1234
+    assert stored(emulator)[0]["occurred_at"] == "2024-05-01T12:00:00.000000Z"  # normalised
+
+
+def test_records_from_python_and_byte_bounded_batches(emulator):
+    create()
+    summary = post(records=rows(300), batch_size=500, max_batch_bytes=5000).execute(context())
+    assert summary["rows_sent"] == 300 and summary["batches"] > 1
+    assert emulator.counters()["monetate.data"]["requests"] == summary["batches"]
+
+
+def test_bad_rows_in_a_file_send_nothing(emulator, tmp_path):
+    create()
+    bad = rows(50)
+    bad[7]["occurred_at"] = "yesterday"
+    del bad[30]["customer_id"]
+    path = write_ndjson(tmp_path / "in.ndjson", bad)
+    rejects = tmp_path / "rejects.jsonl"
+    with pytest.raises(TooManyRejectedRowsError, match="2 of 50 rows") as info:
+        post(source=str(path), rejects_path=str(rejects)).execute(context())
+    assert "row 8 field 'occurred_at'" in str(info.value) and "nothing was sent" in str(info.value)
+    assert emulator.counters().get("monetate.data", {}).get("requests", 0) == 0
+    report = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [(r["row"], r["field"]) for r in report] == [(8, "occurred_at"), (31, "customer_id")]
+    assert "yesterday" not in rejects.read_text()  # reasons never carry the value
+
+
+def test_bad_rows_within_max_rejected_rows_send_the_rest(emulator, tmp_path):
+    create()
+    bad = rows(50)
+    bad[7]["points"] = "many"
+    summary = post(records=bad, max_rejected_rows=1, rejects_path=str(tmp_path / "r.jsonl")).execute(context())
+    assert summary["rows_sent"] == 49 and summary["rows_rejected"] == 1
+    assert summary["rejects"]["by_field"] == {"points": 1}
+    assert "e-7" not in {r["event_id"] for r in stored(emulator)}
+
+
+def test_dry_run_sends_nothing(emulator):
+    create()
+    summary = post(records=rows(1000), dry_run=True).execute(context())
+    assert summary["dry_run"] and summary["rows_sent"] == 0 and summary["batches"] == 2
+    assert emulator.counters().get("monetate.data", {}).get("requests", 0) == 0
+
+
+def test_unknown_fields_rejected_or_dropped(emulator):
+    create()
+    extra = [r | {"colour": "red"} for r in rows(5)]
+    with pytest.raises(TooManyRejectedRowsError, match="unknown field"):
+        post(records=extra).execute(context())
+    summary = post(records=extra, unknown_fields="drop").execute(context())
+    assert summary["rows_sent"] == 5 and summary["dropped_fields"] == {"colour": 5}
+
+
+@pytest.mark.parametrize(("status", "count"), [(429, 12), (503, 12)])
+def test_throttling_and_unavailability_storms(emulator, status, count, monkeypatch):
+    monkeypatch.setattr(api_session, "RetryPolicy", lambda: FastRetry(max_attempts=20))
+    create()
+    emulator.inject("monetate.data", "status", count=count, status=status, retry_after=0)
+    summary = post(records=rows(2000), batch_size=100).execute(context())
+    assert len(stored(emulator)) == 2000 and summary["retries"] == count
+
+
+def test_dropped_connection_mid_batch_is_resent_to_an_upserting_dataset(emulator):
+    create()
+    emulator.inject("monetate.data", "drop", count=2)
+    post(records=rows(1000), batch_size=100).execute(context())
+    assert len(stored(emulator)) == 1000
+
+
+def test_token_expiry_mid_run(emulator, monkeypatch):
+    create()
+    calls = []
+    original = MonetateHook.post_rows
+
+    def post_rows(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            emulator.expire_tokens("monetate")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MonetateHook, "post_rows", post_rows)
+    post(records=rows(1000), batch_size=100, max_in_flight=1).execute(context())
+    assert len(stored(emulator)) == 1000
+    assert emulator.counters()["monetate.auth"]["auth_calls"] == 2
+
+
+def _abort_after(monkeypatch, k):
+    """Make the K+1-th post fail the task (as a crash of the worker would)."""
+    original, calls = MonetateHook.post_rows, []
+
+    def post_rows(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > k:
+            raise ApiUnavailableError("Monetate", "POST", "/data", None, ["simulated crash"], in_doubt=True)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MonetateHook, "post_rows", post_rows)
+    return lambda: monkeypatch.setattr(MonetateHook, "post_rows", original)
+
+
+def test_retry_resumes_after_acknowledged_batches(emulator, monkeypatch):
+    create()
+    restore = _abort_after(monkeypatch, 7)
+    with pytest.raises(ApiUnavailableError):
+        post(records=rows(3000), batch_size=100, max_in_flight=4).execute(context())
+    restore()
+    summary = post(records=rows(3000), batch_size=100, max_in_flight=4).execute(context(try_number=2))
+    assert len(stored(emulator)) == 3000  # every row exactly once by unique key
+    received = emulator.counters()["monetate.data"]["rows_received"]
+    assert summary["rows_already_sent"] == 700
+    assert received - 3000 <= 4 * 100  # re-sent at most max_in_flight batches
+    assert summary["batches_resent"] <= 4
+
+
+def test_retry_of_an_append_only_dataset_names_batches_in_doubt(emulator, monkeypatch):
+    create(name="appends", fields=APPEND_FIELDS)
+    restore = _abort_after(monkeypatch, 3)
+    with pytest.raises(ApiUnavailableError):
+        post(dataset="appends", records=rows(1000), batch_size=100, max_in_flight=1).execute(context())
+    restore()
+    with pytest.raises(BatchesInDoubtError, match=r"batch 3 \(rows 301-400\)") as info:
+        post(dataset="appends", records=rows(1000), batch_size=100).execute(context(try_number=2))
+    assert "resend_in_doubt=True" in str(info.value)
+    summary = post(dataset="appends", records=rows(1000), batch_size=100,
+                   resend_in_doubt=True).execute(context(try_number=3))
+    assert summary["rows_already_sent"] == 300 and len(stored(emulator, "appends")) == 1000
+
+
+def test_changed_input_starts_over(emulator, monkeypatch, caplog):
+    create()
+    restore = _abort_after(monkeypatch, 2)
+    with pytest.raises(ApiUnavailableError):
+        post(records=rows(500), batch_size=100, max_in_flight=1).execute(context())
+    restore()
+    summary = post(records=rows(600), batch_size=100).execute(context(try_number=2))
+    assert summary["rows_already_sent"] == 0 and summary["rows_sent"] == 600
+    assert "input changed" in caplog.text
