@@ -1,9 +1,10 @@
-"""Request batches bounded by row count and size, built from rows encoded once.
+"""Request batches bounded by row count and size, each encoded to JSON once.
 
-Each row is encoded to compact JSON exactly once; a request body is then assembled by
-joining the encoded rows, so sending (or re-sending) a batch costs no further encoding.
-Batch indices depend only on the input and the limits, so a retry that reads the same
-input with the same limits gets the same batches under the same indices.
+Up to ``max_rows`` rows are encoded with one ``json`` call (far cheaper than one call per
+row); only a group that exceeds ``max_bytes`` is encoded row by row and cut to fit. A
+request body wraps the stored payload, so sending (or re-sending) a batch costs no further
+encoding. Batch indices depend only on the input and the limits, so a retry that reads
+the same input with the same limits gets the same batches under the same indices.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
-__all__ = ["ENVELOPE_OVERHEAD", "Batch", "RowTooLargeError", "encode_row", "iter_batches", "iter_encoded_batches"]
+__all__ = ["ENVELOPE_OVERHEAD", "Batch", "RowTooLargeError", "describe_batch", "encode_row", "envelope", "iter_batches"]
 
 #: Bytes reserved per request for the envelope around the rows: ``{"schema_rows":[...]}``
 #: plus small extra fields such as ``"_sent_time"``.
@@ -55,37 +57,21 @@ class Batch:
     """Rows that go in one request.
 
     :param index: 0-based batch number, stable for the same input and limits.
-    :param row_numbers: the input row numbers of the rows, in order.
-    :param encoded_rows: the rows as compact JSON.
-    :param nbytes: size counted against ``max_bytes``: the rows, the commas between them
-        and the envelope overhead.
+    :param first_row: input row number of the first row.
+    :param last_row: input row number of the last row.
+    :param rows_count: number of rows.
+    :param payload: the rows as compact JSON, comma-joined (the inside of the JSON array).
     """
 
     index: int
-    row_numbers: list[int]
-    encoded_rows: list[bytes]
-    nbytes: int
-
-    @property
-    def rows_count(self) -> int:
-        """Number of rows in the batch."""
-        return len(self.encoded_rows)
-
-    @property
-    def first_row(self) -> int:
-        """Row number of the first row."""
-        return self.row_numbers[0]
-
-    @property
-    def last_row(self) -> int:
-        """Row number of the last row."""
-        return self.row_numbers[-1]
+    first_row: int
+    last_row: int
+    rows_count: int
+    payload: bytes
 
     def describe(self) -> str:
         """Name the batch for messages, e.g. ``batch 7 (rows 3501-4000)``."""
-        if self.first_row == self.last_row:
-            return f"batch {self.index} (row {self.first_row})"
-        return f"batch {self.index} (rows {self.first_row}-{self.last_row})"
+        return describe_batch(self.index, self.first_row, self.last_row)
 
     def body(self, key: str = "schema_rows", extra: dict[str, Any] | None = None) -> bytes:
         """Build the request body ``{"<key>":[rows...], <extra fields>}`` as UTF-8 JSON.
@@ -95,12 +81,24 @@ class Batch:
             fit within the envelope overhead the batch was sized with.
         :raises ValueError: ``extra`` contains ``key``.
         """
-        tail = b""
-        if extra:
-            if key in extra:
-                raise ValueError(f"extra fields must not include the rows key {key!r}")
-            tail = b"," + encode_row(extra)[1:-1]
-        return b"".join((b"{", encode_row(key), b":[", b",".join(self.encoded_rows), b"]", tail, b"}"))
+        return envelope(self.payload, key, extra)
+
+
+def describe_batch(index: int, first_row: int, last_row: int) -> str:
+    """``batch 7 (rows 3501-4000)``: how messages name a batch."""
+    if first_row == last_row:
+        return f"batch {index} (row {first_row})"
+    return f"batch {index} (rows {first_row}-{last_row})"
+
+
+def envelope(payload: bytes, key: str = "schema_rows", extra: dict[str, Any] | None = None) -> bytes:
+    """Wrap comma-joined encoded rows as ``{"<key>":[payload], <extra fields>}``."""
+    tail = b""
+    if extra:
+        if key in extra:
+            raise ValueError(f"extra fields must not include the rows key {key!r}")
+        tail = b"," + encode_row(extra)[1:-1]
+    return b"".join((b"{", encode_row(key), b":[", payload, b"]", tail, b"}"))
 
 
 def iter_batches(
@@ -112,8 +110,8 @@ def iter_batches(
 ) -> Iterator[Batch]:
     """Group ``(row_number, row)`` pairs into batches of encoded rows.
 
-    A batch closes when it holds ``max_rows`` rows, or before the next row would take it
-    past ``max_bytes``.
+    Rows are taken ``max_rows`` at a time; a group whose encoding fits in ``max_bytes`` is
+    one batch, a larger group is cut row by row into batches that fit.
 
     :param numbered_rows: ``(row_number, row)`` pairs, e.g. from ``iter_records``.
     :param max_rows: most rows per batch.
@@ -123,56 +121,47 @@ def iter_batches(
         encoded as JSON.
     :raises RowTooLargeError: (while iterating) one row alone exceeds ``max_bytes``.
     """
-    return iter_encoded_batches(
-        ((number, _encode_numbered(number, row)) for number, row in numbered_rows),
-        max_rows=max_rows, max_bytes=max_bytes, envelope_overhead=envelope_overhead,
-    )
-
-
-def _encode_numbered(row_number: int, row: Any) -> bytes:
-    try:
-        return _encode(row).encode()
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"row {row_number} cannot be encoded as JSON: {exc}") from None
-
-
-def iter_encoded_batches(
-    numbered_encoded: Iterable[tuple[int, bytes]],
-    *,
-    max_rows: int = 500,
-    max_bytes: int = 5_000_000,
-    envelope_overhead: int = ENVELOPE_OVERHEAD,
-) -> Iterator[Batch]:
-    """Group ``(row_number, encoded_row)`` pairs into batches; see :func:`iter_batches`.
-
-    For rows encoded earlier (e.g. spooled to disk by a checking pass).
-    """
     if max_rows < 1:
         raise ValueError(f"max_rows must be at least 1, got {max_rows}")
     if max_bytes <= envelope_overhead:
         raise ValueError(f"max_bytes ({max_bytes}) must be larger than envelope_overhead ({envelope_overhead})")
-    return _cut(numbered_encoded, max_rows, max_bytes, envelope_overhead)
+    return _batches(iter(numbered_rows), max_rows, max_bytes - envelope_overhead)
 
 
-def _cut(numbered_encoded: Iterable[tuple[int, bytes]], max_rows: int, max_bytes: int,
-         envelope_overhead: int) -> Iterator[Batch]:
+def _batches(numbered_rows: Iterator[tuple[int, Any]], max_rows: int, room: int) -> Iterator[Batch]:
     index = 0
+    while group := list(islice(numbered_rows, max_rows)):
+        try:
+            payload = _encode([row for _, row in group]).encode()[1:-1]
+        except (TypeError, ValueError):
+            payload = None  # the row-by-row path names the culprit
+        if payload is not None and len(payload) <= room:
+            yield Batch(index, group[0][0], group[-1][0], len(group), payload)
+            index += 1
+            continue
+        for batch in _cut(group, room, index):
+            yield batch
+            index += 1
+
+
+def _cut(group: list[tuple[int, Any]], room: int, index: int) -> Iterator[Batch]:
+    """Encode rows one by one and cut them greedily into batches of at most ``room`` bytes."""
     numbers: list[int] = []
     encoded: list[bytes] = []
-    size = envelope_overhead
-    for row_number, data in numbered_encoded:
-        if len(data) + envelope_overhead > max_bytes:
-            raise RowTooLargeError(row_number, len(data) + envelope_overhead, max_bytes)
-        if encoded and size + 1 + len(data) > max_bytes:
-            yield Batch(index, numbers, encoded, size)
+    size = 0
+    for row_number, row in group:
+        try:
+            data = _encode(row).encode()
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"row {row_number} cannot be encoded as JSON: {exc}") from None
+        if len(data) > room:
+            raise RowTooLargeError(row_number, len(data) + ENVELOPE_OVERHEAD, room + ENVELOPE_OVERHEAD)
+        if encoded and size + 1 + len(data) > room:
+            yield Batch(index, numbers[0], numbers[-1], len(encoded), b",".join(encoded))
             index += 1
-            numbers, encoded, size = [], [], envelope_overhead
+            numbers, encoded, size = [], [], 0
         size += len(data) + 1 if encoded else len(data)
         numbers.append(row_number)
         encoded.append(data)
-        if len(encoded) == max_rows:
-            yield Batch(index, numbers, encoded, size)
-            index += 1
-            numbers, encoded, size = [], [], envelope_overhead
     if encoded:
-        yield Batch(index, numbers, encoded, size)
+        yield Batch(index, numbers[0], numbers[-1], len(encoded), b",".join(encoded))

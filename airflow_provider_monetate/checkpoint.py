@@ -239,8 +239,8 @@ class CheckpointStore:
         try:
             with os.fdopen(handle, "wb") as file:
                 file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
+                # No fsync: the rename is atomic for a crashed process, which is what a retried
+                # task recovers from; fsync per batch would cost more than the batch's send.
             os.replace(temporary, os.path.join(self._local, name))  # type: ignore[arg-type]
         except BaseException:
             with contextlib.suppress(OSError):
@@ -251,9 +251,12 @@ class CheckpointStore:
 class Progress:
     """A running load's checkpoint, shared by the threads that send its batches.
 
-    Every change is persisted before the call returns: mark a batch started *before*
-    sending it, so a crash mid-request leaves it in doubt rather than forgotten. Writes are
-    serialised; a thread whose change a later write already carried skips its own write.
+    A start is persisted before the call returns: mark a batch started *before* sending it,
+    so a crash mid-request leaves it in doubt rather than forgotten. Acknowledgements ride
+    along with the next start (or :meth:`flush`): one write per batch instead of two, and a
+    crash loses at most the acks since the last start, which only puts those batches in
+    doubt. Writes are serialised; a thread whose change a later write already carried skips
+    its own write.
 
     :param store: where the checkpoint lives.
     :param key: the checkpoint's name.
@@ -279,11 +282,20 @@ class Progress:
         self._update(self._checkpoint.started, index)
 
     def mark_acked(self, index: int) -> None:
-        """Record that the API acknowledged batch ``index``.
+        """Record that the API acknowledged batch ``index`` (persisted with the next write).
 
         :param index: the batch index.
         """
-        self._update(self._checkpoint.acked, index)
+        with self._state_lock:
+            if index not in self._checkpoint.acked:
+                self._checkpoint.acked.add(index)
+                self._version += 1
+
+    def flush(self) -> None:
+        """Persist acknowledgements not yet written (e.g. before a failed try ends)."""
+        with self._state_lock:
+            version = self._version
+        self._persist(version)
 
     def in_doubt(self) -> set[int]:
         """Batches sent but not (yet) acknowledged."""
@@ -307,6 +319,9 @@ class Progress:
             indices.add(index)
             self._version += 1
             version = self._version
+        self._persist(version)
+
+    def _persist(self, version: int) -> None:
         with self._write_lock:
             if self._written >= version:
                 return

@@ -116,6 +116,13 @@ def deliver(
     pending: dict[Future, Batch] = {}
     failure: BaseException | None = None
 
+    def send_one(batch: Batch) -> None:
+        if progress:
+            # Persisted before sending, so a crash leaves the batch in doubt, not lost. Written
+            # on the worker thread: the write overlaps other batches' network waits.
+            progress.mark_started(batch.index)
+        send(batch)
+
     def settle(done: Iterable[Future]) -> None:
         nonlocal failure
         for future in done:
@@ -142,12 +149,11 @@ def deliver(
                 settle(wait(pending, return_when=FIRST_COMPLETED).done)
             if failure:
                 break
-            if progress:
-                progress.mark_started(batch.index)  # before sending: a crash leaves it in doubt, not lost
-            pending[pool.submit(send, batch)] = batch
+            pending[pool.submit(send_one, batch)] = batch
         settle(wait(pending).done)
     report.seconds = time.monotonic() - started
     if progress:
+        progress.flush()
         report.in_doubt = sorted(progress.in_doubt())
     if failure:
         raise failure

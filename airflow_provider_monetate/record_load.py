@@ -1,10 +1,11 @@
 """Check every record first, then deliver: the pipeline behind every operator that posts records.
 
 1. **Check**: read the source once; normalise each record, report rejections, encode the
-   accepted rows once and spool them to a temporary file. The input's fingerprint is
-   computed on the way. Memory stays flat whatever the input size, and a source with more
-   bad rows than allowed sends nothing, even a one-shot iterator.
-2. **Deliver**: cut the spooled rows into batches and send them (``delivery.deliver``),
+   accepted rows once, cut them into batches and spool the batches to a temporary file.
+   The input's fingerprint is computed on the way. Memory stays flat whatever the input
+   size, and a source with more bad rows than allowed sends nothing, even a one-shot
+   iterator.
+2. **Deliver**: read the spooled batches back and send them (``delivery.deliver``),
    skipping batches a previous try already delivered.
 
 Reading, checking and encoding each row exactly once keeps the client's CPU per row close
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from airflow_provider_monetate.batching import ENVELOPE_OVERHEAD, Batch, encode_row, iter_encoded_batches
+from airflow_provider_monetate.batching import Batch, describe_batch, iter_batches
 from airflow_provider_monetate.checkpoint import Progress
 from airflow_provider_monetate.delivery import ProgressLog, check_in_doubt, deliver
 from airflow_provider_monetate.exceptions import MonetateProviderError
@@ -65,23 +66,25 @@ class LoadOptions:
 
 @dataclass
 class CheckedInput:
-    """The outcome of the check pass: counts, fingerprint, and the spooled rows."""
+    """The outcome of the check pass: counts, fingerprint, and the spooled batches."""
 
     spool: IO[bytes]
-    fingerprint: str
+    fingerprint: str = ""
     rows_read: int = 0
     rows_accepted: int = 0
     rows_excluded: int = 0
+    # (offset, length, first_row, last_row, rows): a few numbers per batch, never the rows
+    index: list[tuple[int, int, int, int, int]] = field(default_factory=list)
 
-    def rows(self) -> Iterator[tuple[int, bytes]]:
-        """The accepted rows as ``(row_number, encoded_row)``, from the start."""
-        self.spool.seek(0)
-        for line in self.spool:
-            number, _, data = line.rstrip(b"\n").partition(b"\t")
-            yield int(number), data
+    def batches(self) -> Iterator[Batch]:
+        """The batches in index order, each read from the spool when it is needed."""
+        for number, (offset, length, first, last, rows) in enumerate(self.index):
+            self.spool.seek(offset)
+            yield Batch(number, first, last, rows, self.spool.read(length))
 
-    def batches(self, options: LoadOptions) -> Iterator[Batch]:
-        return iter_encoded_batches(self.rows(), max_rows=options.max_rows, max_bytes=options.max_bytes)
+    def describe(self, index: int) -> str:
+        _, _, first, last, _ = self.index[index]
+        return describe_batch(index, first, last)
 
 
 @dataclass
@@ -112,28 +115,35 @@ def check_records(
     source: RecordSource,
     normalize: Normalizer,
     rejects: RejectsReport,
+    options: LoadOptions,
     *,
-    max_bytes: int = LoadOptions.max_bytes,
     exclude: Callable[[dict], bool] | None = None,
 ) -> CheckedInput:
-    """Read every record once: normalise, reject, encode, spool.
+    """Read every record once: normalise, reject, cut into batches, encode each batch once, spool.
 
     :param exclude: drops an accepted row on purpose (e.g. a customer already erased);
         counted, not rejected.
+    :raises RowTooLargeError: a single row does not fit in a request (nothing was sent).
     """
-    digest = hashlib.sha256()
     spool = tempfile.TemporaryFile(prefix="monetate-load-")  # noqa: SIM115 - handed to the caller
+    checked = CheckedInput(spool=spool)
     try:
-        return _check(source, normalize, rejects, spool, digest, max_bytes - ENVELOPE_OVERHEAD, exclude)
+        digest = hashlib.sha256()
+        accepted = _accepted_rows(source.iter(hash_into=digest), normalize, rejects, checked, exclude)
+        offset = 0
+        for batch in iter_batches(accepted, max_rows=options.max_rows, max_bytes=options.max_bytes):
+            spool.write(batch.payload)
+            checked.index.append((offset, len(batch.payload), batch.first_row, batch.last_row, batch.rows_count))
+            offset += len(batch.payload)
+        checked.fingerprint = digest.hexdigest()
+        return checked
     except BaseException:
         spool.close()
         raise
 
 
-def _check(source, normalize, rejects, spool, digest, limit, exclude) -> CheckedInput:
-    checked = CheckedInput(spool=spool, fingerprint="")
-    write = spool.write
-    for number, record in source.iter(hash_into=digest):
+def _accepted_rows(records, normalize, rejects, checked, exclude) -> Iterator[tuple[int, dict]]:
+    for number, record in records:
         checked.rows_read += 1
         row, rejections = normalize(number, record)
         if row is None:
@@ -143,18 +153,8 @@ def _check(source, normalize, rejects, spool, digest, limit, exclude) -> Checked
         if exclude is not None and exclude(row):
             checked.rows_excluded += 1
             continue
-        try:
-            data = encode_row(row)
-        except (TypeError, ValueError) as exc:
-            rejects.add(Rejection(number, None, f"cannot be encoded as JSON ({type(exc).__name__})"))
-            continue
-        if len(data) > limit:
-            rejects.add(Rejection(number, None, f"row is {len(data)} bytes, more than a request allows ({limit})"))
-            continue
         checked.rows_accepted += 1
-        write(b"%d\t%b\n" % (number, data))  # JSON never contains a raw newline
-    checked.fingerprint = digest.hexdigest()
-    return checked
+        yield number, row
 
 
 def load_records(
@@ -185,19 +185,22 @@ def load_records(
     started = time.monotonic()
     summary = LoadSummary(source=source.describe(), dry_run=options.dry_run)
     with rejects:
-        checked = check_records(source, normalize, rejects, max_bytes=options.max_bytes, exclude=exclude)
+        checked = check_records(source, normalize, rejects, options, exclude=exclude)
     with checked.spool:
         summary.rows_read = checked.rows_read
         summary.rows_excluded = checked.rows_excluded
         summary.rows_rejected = checked.rows_read - checked.rows_accepted - checked.rows_excluded
         summary.rejects = rejects.summary()
+        log.info("%s: checked %d rows in %.1fs: %d accepted in %d batches, %d rejected, %d excluded", what,
+                 checked.rows_read, time.monotonic() - started, checked.rows_accepted, len(checked.index),
+                 summary.rows_rejected, summary.rows_excluded)
         if summary.rows_rejected > options.max_rejected_rows:
             raise TooManyRejectedRowsError(_rejected_message(summary, options))
         if summary.rows_rejected:
             log.warning("%s: %d row(s) rejected (at most %d allowed); the rest are sent. Report: %s",
                         what, summary.rows_rejected, options.max_rejected_rows, summary.rejects["path"])
         if options.dry_run:
-            summary.batches = sum(1 for _ in checked.batches(options))
+            summary.batches = len(checked.index)
             log.info("%s: dry run, nothing sent: %d rows would go in %d batches", what,
                      checked.rows_accepted, summary.batches)
         else:
@@ -213,8 +216,8 @@ def _deliver(checked, summary, send, options, begin_progress, resend_safe, what)
     if progress is not None and progress.plan.reason:
         log.warning("%s: %s", what, progress.plan.reason)
     check_in_doubt(progress, resend_safe=resend_safe, resend_in_doubt=options.resend_in_doubt,
-                   describe=_describer(checked, options))
-    report = deliver(checked.batches(options), send, max_in_flight=options.max_in_flight, progress=progress,
+                   describe=checked.describe)
+    report = deliver(checked.batches(), send, max_in_flight=options.max_in_flight, progress=progress,
                      progress_log=ProgressLog(what, checked.rows_accepted))
     summary.rows_sent = report.rows_sent
     summary.rows_already_sent = report.rows_skipped
@@ -223,16 +226,6 @@ def _deliver(checked, summary, send, options, begin_progress, resend_safe, what)
     summary.batches_resent = report.batches_resent
     if progress is not None:
         progress.finish()
-
-
-def _describer(checked: CheckedInput, options: LoadOptions) -> Callable[[int], str]:
-    """Names batches by their input rows (``batch 7 (rows 3501-4000)``), found by re-cutting the spool."""
-    def describe(index: int) -> str:
-        for batch in checked.batches(options):
-            if batch.index == index:
-                return batch.describe()
-        return f"batch {index}"
-    return describe
 
 
 def _rejected_message(summary: LoadSummary, options: LoadOptions) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -94,9 +95,10 @@ def test_rejections_stop_everything_before_sending():
 def test_excluded_rows_are_counted_not_sent():
     sent = []
     summary = load_records(RecordSource([{"id": i} for i in range(10)]), normalize=lambda n, r: (r, []),
-                           send=lambda b: sent.extend(b.row_numbers), options=LoadOptions(), rejects=RejectsReport(),
-                           resend_safe=True, exclude=lambda row: row["id"] % 2 == 0)
-    assert summary.rows_excluded == 5 and summary.rows_sent == 5 and sent == [2, 4, 6, 8, 10]
+                           send=lambda b: sent.append(json.loads(b.body())["schema_rows"]), options=LoadOptions(),
+                           rejects=RejectsReport(), resend_safe=True, exclude=lambda row: row["id"] % 2 == 0)
+    assert summary.rows_excluded == 5 and summary.rows_sent == 5
+    assert sent == [[{"id": 1}, {"id": 3}, {"id": 5}, {"id": 7}, {"id": 9}]]
 
 
 def test_progress_log_is_rate_limited(caplog):
