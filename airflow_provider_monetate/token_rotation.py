@@ -532,7 +532,9 @@ def _apply(
     state = state.before_create()
     store.write(state)  # count the creation before CDP does (see "Crash safety")
     token = api.create()
-    state = state.after_create(token, _expiry(api.verify(token), now), now, policy.name)
+    state = state.after_create(token, None, now, policy.name)
+    store.write(state)  # the new token is safe in the store before anything else can fail
+    state = replace(state, expires_at=_expiry(api.verify(token), now))
     store.write(state)
     if action is RotationAction.ROTATE and previous is not None:
         api.delete(previous)

@@ -1,0 +1,387 @@
+"""Operators that look after the Acquia CDP bearer token.
+
+:class:`AcquiaCdpRotateTokenOperator` is the daily job: it verifies, extends, rotates and wipes
+tokens as a :class:`~airflow_provider_monetate.token_rotation.RotationPolicy` says, within the
+environment's token limit. The other operators are thin wrappers over the hook for manual use.
+
+The token lives in a token store (by default the Variable named by the connection's
+``token_variable`` extra); ingestion tasks read it from there through the hook. No operator
+returns a token to XCom, logs it or puts it in an error message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from functools import cached_property
+from typing import Any
+
+from airflow_provider_monetate.compat import BaseOperator
+from airflow_provider_monetate.exceptions import (
+    ApiAuthError,
+    ApiValidationError,
+    ConfigurationError,
+    MonetateProviderError,
+)
+from airflow_provider_monetate.hooks.acquia_cdp import AcquiaCdpHook
+from airflow_provider_monetate.token_rotation import (
+    DAY,
+    CreateRefusedError,
+    RotationAction,
+    RotationPolicy,
+    RotationQuotaError,
+    TokenState,
+    VerifyResult,
+    get_policy,
+    run_rotation,
+    token_limit,
+)
+from airflow_provider_monetate.token_store import TokenStore, VariableTokenStore, load_store
+
+
+class TokenStoreWriteError(MonetateProviderError):
+    """The token state could not be written to the store; the message says how to recover."""
+
+
+class HookTokenApi:
+    """The :class:`~airflow_provider_monetate.token_rotation.TokenApi` calls over an :class:`AcquiaCdpHook`.
+
+    :param hook: the hook that talks to CDP.
+    """
+
+    def __init__(self, hook: AcquiaCdpHook) -> None:
+        self.hook = hook
+
+    def verify(self, token: str) -> VerifyResult:
+        """Verify a token; a 401 means it is invalid, which is a result, not an error."""
+        try:
+            result = self.hook.verify_token(token)
+        except ApiAuthError:
+            self.hook.log.warning(
+                "Acquia CDP rejected the token (401 on GET /token): it expired, was deleted or was "
+                "replaced by a newer one."
+            )
+            return VerifyResult(valid=False)
+        # The hook reports a missing expires_in as 0; None tells the rotation CDP did not say.
+        return VerifyResult(valid=True, expires_in=result.expires_in or None)
+
+    def create(self) -> str:
+        """Create a token; CDP's ``TOKEN_LIMIT_EXCEEDED`` becomes :class:`CreateRefusedError`."""
+        try:
+            return self.hook.create_token().token
+        except ApiValidationError as error:
+            if any("TOKEN_LIMIT_EXCEEDED" in message for message in error.messages):
+                raise CreateRefusedError(str(error)) from error
+            raise
+
+    def extend(self, token: str) -> None:
+        """Extend a token."""
+        self.hook.extend_token(token)
+
+    def delete(self, token: str) -> None:
+        """Delete a token; one that is already invalid (401) has nothing left to delete."""
+        with contextlib.suppress(ApiAuthError):
+            self.hook.delete_token(token)
+
+    def wipe(self) -> None:
+        """Wipe every token of the integration user."""
+        self.hook.wipe_tokens()
+
+
+class _ReportingStore(TokenStore):
+    """Passes reads and writes through; a failed write raises :class:`TokenStoreWriteError`
+    saying how to recover, without the token and without chaining an error that may hold it.
+
+    :param store: the real store.
+    :param hook: the hook, for the names the instructions need.
+    """
+
+    def __init__(self, store: TokenStore, hook: AcquiaCdpHook) -> None:
+        self.store = store
+        self.hook = hook
+        self.stored_token: str | None = None
+
+    def __repr__(self) -> str:
+        return repr(self.store)
+
+    def read(self) -> TokenState | None:
+        state = self.store.read()
+        self.stored_token = state.token if state else None
+        return state
+
+    def write(self, state: TokenState) -> None:
+        try:
+            self.store.write(state)
+        except Exception as error:
+            raise TokenStoreWriteError(self._recovery(state, error)) from None
+        self.stored_token = state.token
+
+    def _recovery(self, state: TokenState, error: Exception) -> str:
+        where = (
+            f"the Airflow Variable {self.store.variable_name!r}"
+            if isinstance(self.store, VariableTokenStore)
+            else repr(self.store)
+        )
+        cause = f"{type(error).__name__}: {error}"
+        if state.token:
+            cause = cause.replace(state.token, "***")
+        text = f"Could not write the Acquia CDP token state to {where} ({cause}). "
+        if state.token is None or state.token == self.stored_token:
+            text += (
+                "No token was created since the last successful write, so nothing was lost: "
+                "fix the store and run this task again."
+            )
+            if state.token is None and self.stored_token is not None:
+                text += " This run had already wiped the tokens: tasks get 401 until it runs again."
+            return text
+        scheme = self.hook.scheme
+        return text + (
+            "A NEW TOKEN WAS CREATED BUT NOT STORED (it is not shown here). Creating it may have "
+            "invalidated the stored token, so tasks using this connection can get 401 until you recover. "
+            "Fix the store, then do one of: "
+            "(1) run this task again (Airflow retries it): the creation was already counted, so it "
+            "replaces the token from this cycle's remaining quota, or wipes all tokens and starts a new "
+            "cycle when the quota is spent; "
+            f"(2) by hand: fetch the newest token with GET /token?scheme={scheme} on the auth host of "
+            f"connection {self.hook.acquia_cdp_conn_id!r} using the integration user's Basic credentials, "
+            f"and store it in {where} (in a Variable the bare token is enough: the next run adopts it); "
+            f"(3) wipe all tokens of the integration user (DELETE /token?scheme={scheme} with its Basic "
+            f"credentials, or AcquiaCdpWipeTokensOperator), clear {where}, and run this task again to start "
+            "a new cycle."
+        )
+
+
+def _days_left(state: TokenState, now: float) -> float | None:
+    return round((state.expires_at - now) / DAY, 2) if state.expires_at is not None else None
+
+
+class _TokenOperator(BaseOperator):
+    """What every token operator shares: the connection, the store and the hook.
+
+    :param acquia_cdp_conn_id: the ``acquia_cdp`` connection (templated).
+    :param token_store: where the token state lives: a :class:`~airflow_provider_monetate.token_store.TokenStore`,
+        a Variable name, or ``{"class": "dotted.path.ToStore", "kwargs": {...}}``. Default: the
+        Variable named by the connection's ``token_variable`` extra.
+    """
+
+    template_fields: tuple[str, ...] = ("acquia_cdp_conn_id",)
+
+    def __init__(
+        self,
+        *,
+        acquia_cdp_conn_id: str = AcquiaCdpHook.default_conn_name,
+        token_store: TokenStore | str | dict[str, Any] | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.acquia_cdp_conn_id = acquia_cdp_conn_id
+        self.token_store = token_store
+
+    @cached_property
+    def hook(self) -> AcquiaCdpHook:
+        store = load_store(self.token_store) if self.token_store is not None else None
+        return AcquiaCdpHook(self.acquia_cdp_conn_id, token_store=store)
+
+    def required_store(self) -> TokenStore:
+        """The token store, wrapped so that a failed write says how to recover.
+
+        :raises ConfigurationError: when neither ``token_store`` nor the ``token_variable`` extra is set.
+        """
+        store = self.hook.token_store
+        if store is None:
+            raise ConfigurationError(
+                f"{type(self).__name__} needs somewhere to keep the token: set the 'token_variable' extra "
+                f"of connection {self.acquia_cdp_conn_id!r} (an Airflow Variable name) or pass token_store=."
+            )
+        return _ReportingStore(store, self.hook)
+
+
+class AcquiaCdpRotateTokenOperator(_TokenOperator):
+    """Keep the Acquia CDP bearer token alive: verify, extend, rotate or wipe, as a policy says.
+
+    Run it once a day, never two at a time (``max_active_runs=1``): two concurrent creates would
+    invalidate each other's token. A second run on the same day does nothing, unless the stored
+    token is missing or invalid (401 on verify): then it creates a replacement from the cycle's
+    quota and says so in the log.
+
+    Each run carries out :func:`~airflow_provider_monetate.token_rotation.run_rotation`: the
+    creation is counted in the store before CDP is asked, the new token is stored and verified,
+    then the previous one is deleted (an already invalid one is skipped). A run that dies at any
+    point is put right by the next try, so give the task retries. It never creates more tokens per
+    cycle than the environment allows: it wipes all tokens and starts a new cycle only when the
+    policy's cycle is complete, and otherwise fails with
+    :class:`~airflow_provider_monetate.token_rotation.RotationQuotaError` (saying what to do by
+    hand) before the limit is reached. If the store cannot be written after a token was created,
+    :class:`TokenStoreWriteError` says how to recover; the token is never shown.
+
+    The environment (CS, UAT, PROD) comes from the connection. Returns, for XCom, only
+    ``action``, ``reason``, ``policy``, ``environment``, ``days_left`` and
+    ``tokens_created_in_cycle``.
+
+    :param policy: a built-in policy name (``extended``, ``accelerated``, ``combined``), a dict
+        (see :func:`~airflow_provider_monetate.token_rotation.get_policy`) or that dict as JSON
+        text (templated: with a DAG param, render it with ``render_template_as_native_obj=True``
+        or ``| tojson``).
+    :param acquia_cdp_conn_id: the ``acquia_cdp`` connection (templated).
+    :param token_store: where the token state lives (see the base class); default: the Variable
+        named by the connection's ``token_variable`` extra.
+    """
+
+    template_fields: tuple[str, ...] = ("policy", "acquia_cdp_conn_id")
+
+    def __init__(self, *, policy: str | dict[str, Any] | RotationPolicy = "extended", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.policy = policy
+
+    def resolved_policy(self) -> RotationPolicy:
+        """The policy the (rendered) ``policy`` argument names."""
+        spec = self.policy
+        if isinstance(spec, str) and spec.strip().startswith("{"):
+            try:
+                spec = json.loads(spec)
+            except ValueError as error:
+                raise ValueError(f"policy looks like JSON but is not valid JSON: {error}") from None
+        return get_policy(spec)
+
+    def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        return self.rotate(time.time())
+
+    def rotate(self, now: float) -> dict[str, Any]:
+        """One rotation run at ``now``; :meth:`execute` passes the current time.
+
+        :param now: epoch seconds (tests pass an emulator's clock).
+        :return: the non-secret summary that ``execute`` returns to XCom.
+        """
+        policy = self.resolved_policy()
+        environment = self.hook.environment
+        store = self.required_store()
+        decision, state = run_rotation(policy, environment, store, HookTokenApi(self.hook), now)
+        summary = {
+            "action": decision.action.value,
+            "reason": decision.reason,
+            "policy": policy.name,
+            "environment": environment,
+            "days_left": _days_left(state, now),
+            "tokens_created_in_cycle": state.tokens_created_in_cycle,
+        }
+        # A replaced missing or invalid token is news; a planned rotation is routine.
+        log = self.log.warning if decision.action is RotationAction.RECOVER else self.log.info
+        log(
+            "Acquia CDP token rotation (policy %r, %s): %s: %s. Tokens created this cycle: %s of the policy's %s "
+            "(%s allows %s); days left: %s.",
+            policy.name, environment, decision.action.value, decision.reason, state.tokens_created_in_cycle,
+            policy.tokens_per_cycle, environment, token_limit(environment), summary["days_left"],
+        )
+        return summary
+
+
+class AcquiaCdpCreateTokenOperator(_TokenOperator):
+    """Create a bearer token and write it to the store (manual use; prefer the rotation).
+
+    Each create uses one of the tokens the environment allows per cycle (CS 5, UAT and PROD 3)
+    and, per Acquia, invalidates earlier tokens. The creation is counted in the store first, so
+    the rotation keeps an exact count; when the stored count already reaches the limit it fails
+    before asking CDP. Returns ``tokens_created_in_cycle`` and ``days_left``.
+
+    :param acquia_cdp_conn_id: the ``acquia_cdp`` connection (templated).
+    :param token_store: where the token state lives; default: the ``token_variable`` extra's Variable.
+    """
+
+    def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        store = self.required_store()
+        environment = self.hook.environment
+        limit = token_limit(environment)
+        state = store.read() or TokenState()
+        if state.tokens_created_in_cycle >= limit:
+            raise RotationQuotaError(
+                f"The stored state says all {limit} tokens of this cycle in {environment} are used; another "
+                "create would exceed the limit. Wipe all tokens first (AcquiaCdpWipeTokensOperator), then create."
+            )
+        self.log.warning(
+            "Creating an Acquia CDP token in %s: it uses token %s of the %s this cycle allows and, per Acquia, "
+            "invalidates earlier tokens (tasks holding one get 401 until they read the store again).",
+            environment, state.tokens_created_in_cycle + 1, limit,
+        )
+        state = state.before_create()
+        store.write(state)
+        now = time.time()
+        created = self.hook.create_token()
+        state = state.after_create(created.token, now + created.expires_in, now, state.policy or "manual")
+        store.write(state)
+        return {"tokens_created_in_cycle": state.tokens_created_in_cycle, "days_left": _days_left(state, now)}
+
+
+class AcquiaCdpVerifyTokenOperator(_TokenOperator):
+    """Verify the current token (``GET /token``); fail with a clear message when CDP rejects it.
+
+    Reads the token from the store, or the connection's ``token`` extra when no store is set.
+    Returns ``days_left``.
+
+    :param acquia_cdp_conn_id: the ``acquia_cdp`` connection (templated).
+    :param token_store: where the token state lives; default: the ``token_variable`` extra's Variable.
+    """
+
+    def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        days_left = round(self.hook.verify_token().days_left, 2)
+        self.log.info("The Acquia CDP token is valid for %s more days (%s).", days_left, self.hook.environment)
+        return {"days_left": days_left}
+
+
+class AcquiaCdpExtendTokenOperator(_TokenOperator):
+    """Extend the current token and record its new expiry in the store. Returns ``days_left``.
+
+    :param acquia_cdp_conn_id: the ``acquia_cdp`` connection (templated).
+    :param token_store: where the token state lives; default: the ``token_variable`` extra's Variable.
+    """
+
+    def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        now = time.time()
+        extended = self.hook.extend_token()
+        store = self.hook.token_store
+        state = store.read() if store is not None else None
+        if state is not None and state.token == extended.token:
+            store.write(state.after_extend(now + extended.expires_in, now))
+        days_left = round(extended.days_left, 2)
+        self.log.info("Extended the Acquia CDP token: %s days left.", days_left)
+        return {"days_left": days_left}
+
+
+class AcquiaCdpDeleteTokenOperator(_TokenOperator):
+    """Delete the current token and clear it from the store.
+
+    Tasks using it get 401 until a new token is stored; the next rotation run creates one.
+
+    :param acquia_cdp_conn_id: the ``acquia_cdp`` connection (templated).
+    :param token_store: where the token state lives; default: the ``token_variable`` extra's Variable.
+    """
+
+    def execute(self, context: Mapping[str, Any]) -> None:
+        self.log.warning("Deleting the Acquia CDP token: tasks using it get 401 until a new one is stored.")
+        self.hook.delete_token()
+        store = self.hook.token_store
+        state = store.read() if store is not None else None
+        if state is not None:
+            store.write(replace(state, token=None, expires_at=None, extended_at=None))
+
+
+class AcquiaCdpWipeTokensOperator(_TokenOperator):
+    """Wipe every token of the integration user (``DELETE /token`` with Basic): a new cycle starts.
+
+    All tasks using a token get 401 until a new one is stored; the next rotation run creates
+    one. The store records the wipe, so the rotation counts the new cycle from zero.
+
+    :param acquia_cdp_conn_id: the ``acquia_cdp`` connection (templated).
+    :param token_store: where the token state lives; default: the ``token_variable`` extra's Variable.
+    """
+
+    def execute(self, context: Mapping[str, Any]) -> None:
+        environment = self.hook.environment
+        self.log.warning("Wiping every Acquia CDP token of the integration user in %s: a new cycle starts.",
+                         environment)
+        self.hook.wipe_tokens()
+        store = self.hook.token_store
+        if store is not None:
+            store.write((store.read() or TokenState()).after_wipe(time.time()))
