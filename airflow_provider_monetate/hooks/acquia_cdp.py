@@ -158,15 +158,12 @@ class AcquiaCdpHook(BaseHook):
         return None
 
     def get_token(self) -> str:
-        """The current bearer token: from the token store when configured, else the ``token`` extra."""
+        """The current bearer token: from the token store when configured (the rotation DAG keeps it
+        current), else from the ``token`` extra, which also serves until the store holds a token."""
         store = self.token_store
-        if store is not None:
-            state = store.read()
-            token = state.token if state else None
-            where = f"token store {store!r}"
-        else:
-            token = self._extras.get("token")
-            where = "the 'token' extra"
+        state = store.read() if store is not None else None
+        token = (state.token if state else None) or self._extras.get("token")
+        where = f"token store {store!r} or the 'token' extra" if store is not None else "the 'token' extra"
         if not token:
             raise ConfigurationError(
                 f"No Acquia CDP bearer token in {where} of connection {self.acquia_cdp_conn_id!r}: set the "

@@ -65,7 +65,8 @@ def _demo_key(state_dir: Path) -> tuple[Path, str]:
 def export_lines(url: str, key_path: Path, cdp_password: str, cdp_token: str) -> list[str]:
     """The ``export AIRFLOW_CONN_...=...`` lines for the demo users."""
     monetate = monetate_connection(url, DEMO_MONETATE_USER, DEMO_SHORTNAME, private_key_path=str(key_path))
-    cdp = cdp_connection(url, DEMO_CDP_LOGIN, cdp_password, DEMO_TENANT, DEMO_ENVIRONMENT, cdp_token)
+    cdp = cdp_connection(url, DEMO_CDP_LOGIN, cdp_password, DEMO_TENANT, DEMO_ENVIRONMENT, cdp_token,
+                         token_variable="acquia_cdp_token")
     return [
         f"export AIRFLOW_CONN_MONETATE_DEFAULT={shlex.quote(to_json(monetate))}",
         f"export AIRFLOW_CONN_ACQUIA_CDP_DEFAULT={shlex.quote(to_json(cdp))}",

@@ -29,11 +29,18 @@ def cdp_connection(
     environment: str,
     token: str | None = None,
     source_system_id: str = "demo",
+    token_variable: str | None = None,
 ) -> dict:
-    """An ``acquia_cdp`` connection whose API host and auth host are both the emulator."""
+    """An ``acquia_cdp`` connection whose API host and auth host are both the emulator.
+
+    With ``token_variable`` the hooks read the token from that Airflow Variable (written by
+    the rotation DAG), and fall back to ``token`` while the Variable is empty.
+    """
     extra = {"auth_host": url, "tenant_id": str(tenant_id), "environment": environment}
     if token is not None:
         extra["token"] = token
+    if token_variable is not None:
+        extra["token_variable"] = token_variable
     extra["source_system_id"] = source_system_id
     return {"conn_type": "acquia_cdp", "host": url, "login": login, "password": password, "extra": extra}
 

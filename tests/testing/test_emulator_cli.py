@@ -80,7 +80,8 @@ def test_cli_prints_working_connections(tmp_path: Path):
         cdp = json.loads(exports["AIRFLOW_CONN_ACQUIA_CDP_DEFAULT"])
         assert set(cdp) == {"conn_type", "host", "login", "password", "extra"}
         assert cdp["conn_type"] == "acquia_cdp" and cdp["host"] == url
-        assert set(cdp["extra"]) == {"auth_host", "tenant_id", "environment", "token", "source_system_id"}
+        assert set(cdp["extra"]) == {
+            "auth_host", "tenant_id", "environment", "token", "token_variable", "source_system_id"}
         assert (cdp["extra"]["auth_host"], cdp["extra"]["tenant_id"], cdp["extra"]["environment"]) == (
             url,
             "1234",

@@ -194,3 +194,13 @@ def test_test_connection_expired_token(hook, requests_mock):
     requests_mock.get(TOKEN_URL, status_code=401, json={"errorCode": "INVALID_TOKEN"})
     good, message = hook.test_connection()
     assert not good and "invalid or expired" in message
+
+
+def test_token_variable_wins_and_the_extra_serves_until_it_is_written(conn, monkeypatch, requests_mock):
+    tracker = requests_mock.post(TRACKER, json={})
+    hook = conn(token_variable="cdp_token_unset")  # the Variable does not exist yet
+    hook.post_entities({"events": []})
+    assert tracker.last_request.headers["Authorization"] == "Bearer tok-static-123"
+    monkeypatch.setenv("AIRFLOW_VAR_CDP_TOKEN_SET", '{"token": "tok-rotated-777"}')
+    conn(token_variable="cdp_token_set").post_entities({"events": []})
+    assert tracker.last_request.headers["Authorization"] == "Bearer tok-rotated-777"
