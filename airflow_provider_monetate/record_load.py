@@ -14,11 +14,12 @@ to a plain ``json.dumps`` loop. No Airflow imports.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -157,84 +158,141 @@ def _accepted_rows(records, normalize, rejects, checked, exclude) -> Iterator[tu
         yield number, row
 
 
-def load_records(
-    source: RecordSource,
-    *,
-    normalize: Normalizer,
-    send: Callable[[Batch], object],
-    options: LoadOptions,
-    rejects: RejectsReport,
-    begin_progress: Callable[[str], Progress | None] = lambda fingerprint: None,
-    resend_safe: bool,
-    exclude: Callable[[dict], bool] | None = None,
-    retries: Callable[[], int] = lambda: 0,
-    what: str = "load",
-) -> LoadSummary:
-    """Check every record, refuse to send when too many are bad, then deliver the rest.
+@dataclass
+class LoadPart:
+    """One stream of records of a load, with its own batches, checkpoint and rejects report.
 
+    :param name: names the part in messages, checkpoints and reports (``""`` for a load of one part).
+    :param source: the records.
     :param normalize: checks and converts one record: ``(row_number, record) -> (row | None, rejections)``.
     :param send: posts one batch; raises on failure.
-    :param begin_progress: opens the checkpoint for an input fingerprint (``None``: no resume).
     :param resend_safe: a repeated batch cannot duplicate rows (the destination upserts).
-    :param exclude: see :func:`check_records`.
-    :param retries: reads the HTTP retry count for the summary.
+    :param exclude: drops an accepted row on purpose (counted, not rejected).
+    """
+
+    name: str
+    source: RecordSource
+    normalize: Normalizer
+    send: Callable[[Batch], object]
+    resend_safe: bool
+    exclude: Callable[[dict], bool] | None = None
+
+
+def load_parts(
+    parts: Sequence[LoadPart],
+    *,
+    options: LoadOptions,
+    rejects: Callable[[str], RejectsReport],
+    begin_progress: Callable[[str, str], Progress | None] = lambda name, fingerprint: None,
+    before_delivery: Callable[[], None] = lambda: None,
+    retries: Callable[[], int] = lambda: 0,
+    what: str = "load",
+) -> dict[str, LoadSummary]:
+    """Check every part, refuse to send when any has too many bad rows, then deliver each in order.
+
+    Checkpoints are finished (deleted) only once every part is delivered, so a retry after a
+    later part failed does not resend the parts already delivered.
+
+    :param rejects: opens the rejects report of a part, by name.
+    :param begin_progress: opens the checkpoint of a part for an input fingerprint (``None``: no resume).
+    :param before_delivery: called once everything is checked, before the rejected rows are counted
+        against ``max_rejected_rows`` and before anything is sent; raises to stop.
+    :param retries: reads the HTTP retry count, for the summaries.
     :param what: names the load in log lines.
     :raises TooManyRejectedRowsError: before anything is sent.
     :raises BatchesInDoubtError: a previous try left batches whose resend could duplicate rows.
     """
+    summaries: dict[str, LoadSummary] = {}
+    with contextlib.ExitStack() as spools:
+        checked = {}
+        for part in parts:
+            label = f"{what} {part.name}".strip()
+            checked[part.name], summaries[part.name] = _check_part(part, options, rejects(part.name), label)
+            spools.enter_context(checked[part.name].spool)
+        before_delivery()  # a caller's veto explains its own rejections better than the count does
+        _refuse_rejected(summaries, options, what)
+        finished = []
+        for part in parts:
+            summary = summaries[part.name]
+            started, retried = time.monotonic(), retries()
+            if options.dry_run:
+                summary.batches = len(checked[part.name].index)
+            else:
+                progress = begin_progress(part.name, checked[part.name].fingerprint)
+                _deliver(checked[part.name], summary, part, options, progress, f"{what} {part.name}".strip())
+                finished.append(progress)
+            summary.retries = retries() - retried
+            summary.seconds = round(summary.seconds + time.monotonic() - started, 3)
+            summary.rows_per_second = round(summary.rows_sent / summary.seconds, 1) if summary.seconds else 0.0
+    for progress in finished:
+        if progress is not None:
+            progress.finish()
+    return summaries
+
+
+def load_records(source: RecordSource, *, normalize: Normalizer, send: Callable[[Batch], object],
+                 options: LoadOptions, rejects: RejectsReport, resend_safe: bool,
+                 begin_progress: Callable[[str], Progress | None] = lambda fingerprint: None,
+                 exclude: Callable[[dict], bool] | None = None, retries: Callable[[], int] = lambda: 0,
+                 what: str = "load") -> LoadSummary:
+    """:func:`load_parts` for a single stream of records; returns its summary."""
+    part = LoadPart("", source, normalize, send, resend_safe, exclude)
+    return load_parts([part], options=options, rejects=lambda name: rejects, retries=retries, what=what,
+                      begin_progress=lambda name, fingerprint: begin_progress(fingerprint))[""]
+
+
+def _check_part(part: LoadPart, options: LoadOptions, rejects: RejectsReport,
+                what: str) -> tuple[CheckedInput, LoadSummary]:
     started = time.monotonic()
-    summary = LoadSummary(source=source.describe(), dry_run=options.dry_run)
+    summary = LoadSummary(source=part.source.describe(), dry_run=options.dry_run)
     with rejects:
-        checked = check_records(source, normalize, rejects, options, exclude=exclude)
-    with checked.spool:
-        summary.rows_read = checked.rows_read
-        summary.rows_excluded = checked.rows_excluded
-        summary.rows_rejected = checked.rows_read - checked.rows_accepted - checked.rows_excluded
-        summary.rejects = rejects.summary()
-        log.info("%s: checked %d rows in %.1fs: %d accepted in %d batches, %d rejected, %d excluded", what,
-                 checked.rows_read, time.monotonic() - started, checked.rows_accepted, len(checked.index),
-                 summary.rows_rejected, summary.rows_excluded)
-        if summary.rows_rejected > options.max_rejected_rows:
-            raise TooManyRejectedRowsError(_rejected_message(summary, options))
+        checked = check_records(part.source, part.normalize, rejects, options, exclude=part.exclude)
+    summary.rows_read = checked.rows_read
+    summary.rows_excluded = checked.rows_excluded
+    summary.rows_rejected = checked.rows_read - checked.rows_accepted - checked.rows_excluded
+    summary.rejects = rejects.summary()
+    summary.seconds = time.monotonic() - started
+    log.info("%s: checked %d rows in %.1fs: %d accepted in %d batches, %d rejected, %d excluded", what,
+             checked.rows_read, summary.seconds, checked.rows_accepted, len(checked.index),
+             summary.rows_rejected, summary.rows_excluded)
+    return checked, summary
+
+
+def _refuse_rejected(summaries: dict[str, LoadSummary], options: LoadOptions, what: str) -> None:
+    over = {name: s for name, s in summaries.items() if s.rows_rejected > options.max_rejected_rows}
+    if over:
+        details = " ".join(_rejected_detail(name, summary) for name, summary in over.items())
+        scope = "every part is checked before any is sent; " if len(summaries) > 1 else ""
+        raise TooManyRejectedRowsError(
+            f"Nothing was sent to {what} ({scope}max_rejected_rows={options.max_rejected_rows}). {details}"
+        )
+    for name, summary in summaries.items():
         if summary.rows_rejected:
             log.warning("%s: %d row(s) rejected (at most %d allowed); the rest are sent. Report: %s",
-                        what, summary.rows_rejected, options.max_rejected_rows, summary.rejects["path"])
-        if options.dry_run:
-            summary.batches = len(checked.index)
-            log.info("%s: dry run, nothing sent: %d rows would go in %d batches", what,
-                     checked.rows_accepted, summary.batches)
-        else:
-            _deliver(checked, summary, send, options, begin_progress, resend_safe, what)
-    summary.retries = retries()
-    summary.seconds = round(time.monotonic() - started, 3)
-    summary.rows_per_second = round(summary.rows_sent / summary.seconds, 1) if summary.seconds else 0.0
-    return summary
+                        f"{what} {name}".strip(), summary.rows_rejected, options.max_rejected_rows,
+                        summary.rejects["path"])
 
 
-def _deliver(checked, summary, send, options, begin_progress, resend_safe, what) -> None:
-    progress = begin_progress(checked.fingerprint)
+def _deliver(checked: CheckedInput, summary: LoadSummary, part: LoadPart, options: LoadOptions,
+             progress: Progress | None, what: str) -> None:
     if progress is not None and progress.plan.reason:
         log.warning("%s: %s", what, progress.plan.reason)
-    check_in_doubt(progress, resend_safe=resend_safe, resend_in_doubt=options.resend_in_doubt,
+    check_in_doubt(progress, resend_safe=part.resend_safe, resend_in_doubt=options.resend_in_doubt,
                    describe=checked.describe)
-    report = deliver(checked.batches(), send, max_in_flight=options.max_in_flight, progress=progress,
+    report = deliver(checked.batches(), part.send, max_in_flight=options.max_in_flight, progress=progress,
                      progress_log=ProgressLog(what, checked.rows_accepted))
     summary.rows_sent = report.rows_sent
     summary.rows_already_sent = report.rows_skipped
     summary.batches = report.batches_sent + report.batches_skipped
     summary.batches_skipped = report.batches_skipped
     summary.batches_resent = report.batches_resent
-    if progress is not None:
-        progress.finish()
 
 
-def _rejected_message(summary: LoadSummary, options: LoadOptions) -> str:
+def _rejected_detail(name: str, summary: LoadSummary) -> str:
     examples = "; ".join(
         f"row {e['row']}" + (f" field {e['field']!r}" if e["field"] else "") + f": {e['reason']}"
         for e in summary.rejects["examples"][:5]
     )
     where = f" Full report: {summary.rejects['path']}." if summary.rejects.get("path") else ""
-    return (
-        f"{summary.rows_rejected} of {summary.rows_read} rows in {summary.source} were rejected "
-        f"(max_rejected_rows={options.max_rejected_rows}); nothing was sent. First: {examples}.{where}"
-    )
+    return (f"{name + ': ' if name else ''}{summary.rows_rejected} of {summary.rows_read} rows in "
+            f"{summary.source} were rejected. First: {examples}.{where}")

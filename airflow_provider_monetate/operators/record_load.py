@@ -7,15 +7,16 @@ and to the task's outlet assets.
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_monetate.checkpoint import CheckpointStore, checkpoint_key
 from airflow_provider_monetate.compat import BaseOperator, ObjectStoragePath
 from airflow_provider_monetate.exceptions import ConfigurationError
-from airflow_provider_monetate.record_load import LoadOptions, Normalizer, load_records
+from airflow_provider_monetate.record_load import LoadOptions, LoadPart, Normalizer, load_parts
 from airflow_provider_monetate.record_sources import RecordSource
 from airflow_provider_monetate.rejects import RejectsReport
 
@@ -111,40 +112,74 @@ class RecordLoadOperator(BaseOperator):
         source: RecordSource | None = None,
     ) -> dict[str, Any]:
         """Check and deliver the input; return the run summary (also attached to outlet assets)."""
+        part = LoadPart("", source or self.record_source(), normalize, send, resend_safe, exclude)
+        return self.run_parts(context, [part], retries=retries, what=what)[""]
+
+    def run_parts(
+        self,
+        context: Any,
+        parts: Sequence[LoadPart],
+        *,
+        retries: Callable[[], int] = lambda: 0,
+        before_delivery: Callable[[], None] = lambda: None,
+        what: str,
+    ) -> dict[str, dict[str, Any]]:
+        """Check every part, then deliver each (see :func:`load_parts`); return ``{name: summary}``.
+
+        Each named part gets its own checkpoint and rejects report (``<task>.<name>``).
+        """
         ti = context["ti"]
         key = checkpoint_key(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
-        rejects_target = as_location(self.rejects_path) or state_dir() / "rejects" / f"{key}.jsonl"
-        if isinstance(rejects_target, Path):
-            rejects_target.parent.mkdir(parents=True, exist_ok=True)
         store = CheckpointStore(as_location(self.checkpoint_dir) or state_dir() / "checkpoints")
         options = self.load_options()
-        summary = load_records(
-            source or self.record_source(),
-            normalize=normalize,
-            send=send,
+        summaries = load_parts(
+            parts,
             options=options,
-            rejects=RejectsReport(rejects_target),
-            begin_progress=lambda fingerprint: store.begin(key, fingerprint, options.batch_settings),
-            resend_safe=resend_safe,
-            exclude=exclude,
+            rejects=lambda name: RejectsReport(self._rejects_target(key, name)),
+            begin_progress=lambda name, fingerprint: store.begin(_part_key(key, name), fingerprint,
+                                                                 options.batch_settings),
+            before_delivery=before_delivery,
             retries=retries,
             what=what,
-        ).as_dict()
-        self.log.info(
-            "%s: %d rows read, %d sent, %d rejected, %d excluded, %d already sent by a previous try; "
-            "%d batches, %d retries, %.1fs (%.0f rows/s)",
-            what, summary["rows_read"], summary["rows_sent"], summary["rows_rejected"], summary["rows_excluded"],
-            summary["rows_already_sent"], summary["batches"], summary["retries"], summary["seconds"],
-            summary["rows_per_second"],
         )
-        self._attach_to_outlets(context, summary)
-        return summary
+        result = {}
+        for name, summary in summaries.items():
+            result[name] = summary.as_dict()
+            self.log.info(
+                "%s: %d rows read, %d sent, %d rejected, %d excluded, %d already sent by a previous try; "
+                "%d batches, %d retries, %.1fs (%.0f rows/s)%s",
+                f"{what} {name}".strip(), summary.rows_read, summary.rows_sent, summary.rows_rejected,
+                summary.rows_excluded, summary.rows_already_sent, summary.batches, summary.retries,
+                summary.seconds, summary.rows_per_second, " (dry run, nothing sent)" if summary.dry_run else "",
+            )
+        self._attach_to_outlets(context, result.values())
+        return result
 
-    def _attach_to_outlets(self, context: Any, summary: dict[str, Any]) -> None:
-        """Put the run counts on each outlet asset's event, for asset-scheduled DAGs downstream."""
+    def _rejects_target(self, key: str, name: str) -> Any:
+        """``rejects_path`` (with ``.<part>`` before ``.jsonl`` for named parts), else under ``state_dir()``."""
+        if self.rejects_path:
+            path = str(self.rejects_path)
+            return as_location(f"{path.removesuffix('.jsonl')}.{name}.jsonl" if name else path)
+        target = state_dir() / "rejects" / f"{_part_key(key, name)}.jsonl"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def _attach_to_outlets(self, context: Any, summaries: Iterable[dict[str, Any]]) -> None:
+        """Put the run counts (summed over parts) on each outlet asset's event, for asset-scheduled DAGs."""
         events = context.get("outlet_events")
         if not events or not self.outlets:
             return
-        counts = {k: summary[k] for k in ("rows_read", "rows_sent", "rows_rejected", "rows_excluded", "dry_run")}
+        summaries = list(summaries)
+        counts: dict[str, Any] = {k: sum(s[k] for s in summaries)
+                                  for k in ("rows_read", "rows_sent", "rows_rejected", "rows_excluded")}
+        counts["dry_run"] = self.dry_run
         for outlet in self.outlets:
             events[outlet].extra = {**events[outlet].extra, **counts}
+
+
+def _part_key(key: str, name: str) -> str:
+    """The checkpoint / report name of a part: the task's, plus ``.<part>`` for named parts."""
+    if not name:
+        return key
+    short = name if len(name) <= 32 else f"{name[:15]}_{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+    return f"{key}.{short}"

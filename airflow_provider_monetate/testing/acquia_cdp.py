@@ -35,6 +35,7 @@ from airflow_provider_monetate.testing.cdp_payload import (
     entity_name,
     key_field,
     payload_errors,
+    record_key,
 )
 from airflow_provider_monetate.testing.clock import Clock
 from airflow_provider_monetate.testing.wire import ApiError, Request, Response
@@ -342,9 +343,10 @@ class CdpService:
                 store.setdefault(entity, []).append(dict(record))
                 continue
             keyed = store.setdefault(entity, {})
-            existing = keyed.get(str(record[key]))
+            value = record_key(entity, record)
+            existing = keyed.get(value)
             if existing is None:
-                keyed[str(record[key])] = dict(record)
+                keyed[value] = dict(record)
             else:  # CDP keeps the latest non-null value per attribute
                 existing.update((k, v) for k, v in record.items() if v is not None)
         return len(records)

@@ -31,6 +31,19 @@ def key_field(entity: str) -> str | None:
     return None if entity in KEYLESS_ENTITIES else f"Source{entity}Number"
 
 
+def record_key(entity: str, record: dict) -> str | None:
+    """The value a record is stored under: its ``Source{Entity}Number``; a customer may be named
+    by its ``UUID`` instead (the seed: records of customers "having a SourceCustomerNumber or UUID")."""
+    key = key_field(entity)
+    if key is None:
+        return None
+    if record.get(key) is not None:
+        return str(record[key])
+    if entity == "Customer" and record.get("UUID") is not None:
+        return f"UUID:{record['UUID']}"
+    return None
+
+
 def payload_errors(body: Any) -> list[dict]:
     """Every rule violation as ``{"path": ..., "message": ...}`` (capped).
 
@@ -59,7 +72,7 @@ def payload_errors(body: Any) -> list[dict]:
                     errors.append(
                         {"path": f"{path}.{attr}", "message": "Empty strings are not allowed; omit or send null."}
                     )
-            if key is not None and record.get(key) is None:
+            if key is not None and record_key(entity_name(collection), record) is None:
                 errors.append({"path": f"{path}.{key}", "message": f"{key} is required."})
             if record.get("DeleteFlag") is not None and not isinstance(record["DeleteFlag"], bool):
                 errors.append({"path": f"{path}.DeleteFlag", "message": "DeleteFlag must be true, false or null."})

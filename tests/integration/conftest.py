@@ -19,15 +19,16 @@ AIRFLOW = [sys.executable, "-m", "airflow"]
 class DagRunResult:
     output: str
     home: Path
+    dag_id: str
 
     @property
     def succeeded(self) -> bool:
         return "DagRun Finished:" in self.output and "state=success" in self.output.split("DagRun Finished:")[-1]
 
     def xcom_values(self) -> list[str]:
-        """Every XCom value stored in the metadata DB, as text."""
+        """Every XCom value this DAG stored in the (session-shared) metadata DB, as text."""
         with sqlite3.connect(self.home / "airflow.db") as db:
-            return [str(value) for (value,) in db.execute("SELECT value FROM xcom")]
+            return [str(value) for (value,) in db.execute("SELECT value FROM xcom WHERE dag_id = ?", (self.dag_id,))]
 
     def task_logs(self) -> str:
         """Everything under the Airflow log folder."""
@@ -53,7 +54,7 @@ class AirflowRunner:
         run_env = {**self.env, "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder), **env}
         proc = subprocess.run([*AIRFLOW, "dags", "test", dag_id], env=run_env, capture_output=True,
                               text=True, timeout=timeout)
-        return DagRunResult(proc.stdout + proc.stderr, self.home)
+        return DagRunResult(proc.stdout + proc.stderr, self.home, dag_id)
 
 
 @pytest.fixture(scope="session")

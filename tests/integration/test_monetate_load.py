@@ -131,7 +131,7 @@ def test_bad_rows_in_a_file_send_nothing(emulator, tmp_path):
     rejects = tmp_path / "rejects.jsonl"
     with pytest.raises(TooManyRejectedRowsError, match="2 of 50 rows") as info:
         post(source=str(path), rejects_path=str(rejects)).execute(context())
-    assert "row 8 field 'occurred_at'" in str(info.value) and "nothing was sent" in str(info.value)
+    assert "row 8 field 'occurred_at'" in str(info.value) and "Nothing was sent" in str(info.value)
     assert emulator.counters().get("monetate.data", {}).get("requests", 0) == 0
     report = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [(r["row"], r["field"]) for r in report] == [(8, "occurred_at"), (31, "customer_id")]

@@ -172,3 +172,10 @@ def test_tracker_needs_a1user_scheme(emulator, cdp, token):
         timeout=10,
     )
     assert response.status_code == 400
+
+
+def test_customer_keyed_by_uuid_when_it_has_no_number(emulator, cdp, token):
+    deleted = {"SourceSystemID": "crm", "UUID": "u-1", "DeleteFlag": True}
+    assert cdp.track({"customers": [deleted]}, token).status_code == 200
+    assert emulator.cdp_records("1234", "customers")[0]["UUID"] == "u-1"
+    assert cdp.track({"customers": [{"SourceSystemID": "crm", "Email": "a@b.c"}]}, token).status_code == 422
