@@ -232,31 +232,40 @@ class ApiSession:
         self._sleep(delay)
 
     def _messages(self, response: requests.Response, header: str | None) -> list[str]:
-        """Error messages from either API's error body, with the credential we sent redacted."""
-        try:
-            body = response.json()
-        except ValueError:
-            text = response.text.strip()[:200]
-            messages = [text] if text else []
-        else:
-            messages = _body_messages(body)
-        secret = header.partition(" ")[2] if header else ""
-        if secret:
-            messages = [m.replace(secret, "***") for m in messages]
-        return messages
+        return response_messages(response, header)
 
     def _error(self, method: str, path: str, response: requests.Response, header: str | None) -> ApiError:
-        status = response.status_code
-        messages = self._messages(response, header)
-        if status == 401:
-            return ApiAuthError(self.service, method, path, status, messages, self.hints.unauthorized)
-        if status == 403:
-            return ApiForbiddenError(self.service, method, path, status, messages, self.hints.forbidden)
-        if status == 404:
-            return ApiNotFoundError(self.service, method, path, status, messages, self.hints.not_found)
-        if status in (400, 409, 413, 415, 422):
-            return ApiValidationError(self.service, method, path, status, messages)
-        return ApiError(self.service, method, path, status, messages)
+        return error_for(self.service, method, path, response.status_code,
+                         response_messages(response, header), self.hints)
+
+
+def response_messages(response: Any, header: str | None) -> list[str]:
+    """Error messages from either API's error body (a ``requests`` or ``httpx`` response), with
+    the credential that was sent redacted."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()[:200]
+        messages = [text] if text else []
+    else:
+        messages = _body_messages(body)
+    secret = header.partition(" ")[2] if header else ""
+    if secret:
+        messages = [m.replace(secret, "***") for m in messages]
+    return messages
+
+
+def error_for(service: str, method: str, path: str, status: int, messages: list[str], hints: ErrorHints) -> ApiError:
+    """The exception for an error status that is not retried."""
+    if status == 401:
+        return ApiAuthError(service, method, path, status, messages, hints.unauthorized)
+    if status == 403:
+        return ApiForbiddenError(service, method, path, status, messages, hints.forbidden)
+    if status == 404:
+        return ApiNotFoundError(service, method, path, status, messages, hints.not_found)
+    if status in (400, 409, 413, 415, 422):
+        return ApiValidationError(service, method, path, status, messages)
+    return ApiError(service, method, path, status, messages)
 
 
 def _body_messages(body: Any) -> list[str]:

@@ -16,11 +16,15 @@ try:  # Airflow 3.x
         ObjectStoragePath,
         Variable,
     )
+    from airflow.sdk.configuration import conf
+    from airflow.sdk.exceptions import AirflowSensorTimeout
     from airflow.sdk.log import mask_secret
 
     AIRFLOW_V_3 = True
 except ImportError:  # Airflow 2.11
+    from airflow.configuration import conf  # type: ignore[no-redef]
     from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
+    from airflow.exceptions import AirflowSensorTimeout  # type: ignore[no-redef]
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
     from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
     from airflow.models import BaseOperator, Connection, Variable  # type: ignore[no-redef]
@@ -33,6 +37,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 __all__ = [
     "AIRFLOW_V_3",
+    "AirflowSensorTimeout",
     "Asset",
     "BaseHook",
     "BaseOperator",
@@ -42,5 +47,6 @@ __all__ = [
     "ObjectStoragePath",
     "TriggerEvent",
     "Variable",
+    "conf",
     "mask_secret",
 ]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from airflow_provider_monetate.compat import BaseOperator
 from airflow_provider_monetate.dataset_definition import check_definition, field_conflicts
+from airflow_provider_monetate.deletion_ledger import DeletionLedger
 from airflow_provider_monetate.exceptions import ConfigurationError, MonetateProviderError
 from airflow_provider_monetate.hooks.monetate import MonetateHook
 from airflow_provider_monetate.monetate_rows import RowRules
-from airflow_provider_monetate.operators.record_load import RecordLoadOperator
+from airflow_provider_monetate.operators.record_load import RecordLoadOperator, as_location
 
 
 class DatasetConflictError(MonetateProviderError):
@@ -106,23 +107,31 @@ class MonetatePostRecordsOperator(RecordLoadOperator):
     :param dataset: the dataset name.
     :param unknown_fields: ``reject`` (default) a row with a field the dataset lacks, or
         ``drop`` such fields (counted in the summary).
+    :param exclude_erased: a proof-of-deletion ledger (local path or object storage URI, see
+        :class:`~airflow_provider_monetate.deletion_ledger.DeletionLedger`): rows whose identifier
+        the ledger lists as erased (deletion submitted or confirmed, in any system) are not sent,
+        so a deleted customer does not come back with the next load; counted as ``rows_excluded``.
     :param monetate_conn_id: the Monetate connection.
-    :return: the run summary: rows read / sent / rejected, batches, retries, seconds, rows/s.
+    :return: the run summary: rows read / sent / rejected / excluded, batches, retries, seconds, rows/s.
     """
 
-    template_fields: Sequence[str] = (*RecordLoadOperator.template_fields, "dataset", "monetate_conn_id")
+    template_fields: Sequence[str] = (
+        *RecordLoadOperator.template_fields, "dataset", "exclude_erased", "monetate_conn_id",
+    )
 
     def __init__(
         self,
         *,
         dataset: str,
         unknown_fields: str = "reject",
+        exclude_erased: Any = None,
         monetate_conn_id: str = MonetateHook.default_conn_name,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.dataset = dataset
         self.unknown_fields = unknown_fields
+        self.exclude_erased = exclude_erased
         self.monetate_conn_id = monetate_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -135,7 +144,22 @@ class MonetatePostRecordsOperator(RecordLoadOperator):
 
         summary = self.run_load(
             context, normalize=rules.normalize, send=send, resend_safe=upserts,
-            retries=lambda: hook.api.retries, what=f"Monetate dataset {self.dataset}",
+            retries=lambda: hook.api.retries, exclude=self._erased_filter(rules),
+            what=f"Monetate dataset {self.dataset}",
         )
         summary["dropped_fields"] = dict(rules.dropped_fields)
         return summary
+
+    def _erased_filter(self, rules: RowRules) -> Callable[[dict], bool] | None:
+        """``row -> True`` for rows of customers the ``exclude_erased`` ledger lists as erased."""
+        if not self.exclude_erased:
+            return None
+        field = rules.identifier_field
+        if field is None:
+            raise ConfigurationError(
+                f"exclude_erased needs an identifier field, and dataset {self.dataset!r} has none; nothing was sent."
+            )
+        erased = DeletionLedger(as_location(self.exclude_erased)).erased()
+        self.log.info("Not sending rows of the %d customer(s) the ledger %s lists as erased", len(erased),
+                      self.exclude_erased)
+        return lambda row: row.get(field) in erased

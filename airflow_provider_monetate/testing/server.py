@@ -293,6 +293,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # idle keep-alive connections must not block stop()
     allow_reuse_address = True
+    request_queue_size = 128  # the default backlog of 5 stalls clients that open many connections at once
     emulator: Emulator
 
 

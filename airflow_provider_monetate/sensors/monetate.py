@@ -1,0 +1,363 @@
+"""MonetateDeletionSensor: wait until Monetate reports every erased customer ID gone."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from airflow_provider_monetate.checkpoint import checkpoint_key
+from airflow_provider_monetate.compat import AirflowSensorTimeout, BaseSensorOperator, conf
+from airflow_provider_monetate.deletion_ledger import (
+    DeletionLedger,
+    DeletionWatch,
+    Folder,
+    read_submitted_ids,
+    utc_now_iso,
+)
+from airflow_provider_monetate.exceptions import ApiUnavailableError, ConfigurationError, MonetateProviderError
+from airflow_provider_monetate.hooks.monetate import MonetateHook
+from airflow_provider_monetate.operators.record_load import as_location, state_dir
+from airflow_provider_monetate.triggers.monetate import MonetateDeletionTrigger
+
+#: Reports list every ID inline up to this many; beyond, only the report file does.
+INLINE_REPORT_MAX = 100
+# The trigger reports its own timeout, naming the stragglers; the deferral timeout only
+# catches a trigger that never fires (a triggerer down for a long time).
+_DEFERRAL_BACKSTOP = timedelta(hours=1)
+
+
+def default_ledger() -> Any:
+    """``$AIRFLOW_HOME/monetate/deletion_ledger``: the ledger when none is configured."""
+    return state_dir() / "deletion_ledger"
+
+
+def default_work_dir() -> Any:
+    """``$AIRFLOW_HOME/monetate/deletions``: submitted-IDs files, sensor state and reports."""
+    return state_dir() / "deletions"
+
+
+class MonetateDeletionSensor(BaseSensorOperator):
+    """Wait until Monetate's Customer ID Status endpoint reports every ID ``NOT_FOUND``.
+
+    Monetate erases customers in nightly batches, usually within 24-48 hours. Each poke asks
+    about the IDs not yet confirmed (``max_concurrency`` calls at a time) and records each
+    confirmation in the proof-of-deletion ledger as it arrives. ``PENDING`` (queued) and
+    ``FOUND`` (data present, no deletion queued) keep it waiting. Past ``expected_completion``
+    it warns, naming the IDs still there; at ``timeout`` it fails, naming them, and asks you
+    to open a Monetate support ticket.
+
+    Confirmations are kept in a small state file (``work_dir``), so reschedule mode, retries
+    and a restarted triggerer never ask about a confirmed ID again. With several workers, or
+    a triggerer on another machine, put ``work_dir`` and the ledger on storage they share
+    (an ``s3://...`` URI, say).
+
+    Modes: ``deferrable=True`` (default: ``[operators] default_deferrable``) waits in the
+    triggerer (:class:`~airflow_provider_monetate.triggers.monetate.MonetateDeletionTrigger`);
+    otherwise ``mode="reschedule"`` (default) frees the worker between pokes, and ``"poke"``
+    holds it.
+
+    :param receipt: the submit task's receipt (``MonetateSubmitDeletionsOperator(...).output``):
+        gives the dataset, the IDs file, the submission time, the ledger and ``hash_ids``.
+    :param customer_ids: or the IDs themselves (a short list; use the receipt for large ones).
+    :param privacy_dataset: the ``customer_data_privacy`` dataset; default: the receipt's.
+    :param monetate_conn_id: the Monetate connection.
+    :param max_concurrency: status calls in flight at once.
+    :param expected_completion: warn about IDs still not gone this long after submission
+        (the receipt's ``submitted_at``, else the first poke). Default 48 h.
+    :param ledger: the proof-of-deletion ledger (local path or object storage URI); default:
+        the receipt's, else ``$AIRFLOW_HOME/monetate/deletion_ledger``.
+    :param hash_ids: write SHA-256 hashes instead of IDs to the ledger, logs and XCom;
+        default: the receipt's, else ``False``.
+    :param work_dir: where the state file and the per-ID report go; default: the receipt's,
+        else ``$AIRFLOW_HOME/monetate/deletions``.
+    :param deferrable: wait in the triggerer instead of a worker.
+    :param poke_interval: seconds between pokes (default 1 h: deletions run nightly).
+    :param timeout: seconds before failing (default 72 h).
+    :return: the report: counts, first and last confirmation times, the ledger, the per-ID
+        report file, and (up to 100 IDs) ``customers``: ID to confirmation time.
+    """
+
+    template_fields: Sequence[str] = (
+        "receipt", "customer_ids", "privacy_dataset", "monetate_conn_id", "ledger", "work_dir",
+    )
+
+    def __init__(
+        self,
+        *,
+        receipt: Mapping[str, Any] | None = None,
+        customer_ids: Sequence[Any] | None = None,
+        privacy_dataset: str | None = None,
+        monetate_conn_id: str = MonetateHook.default_conn_name,
+        max_concurrency: int = 32,
+        expected_completion: timedelta | float = timedelta(hours=48),
+        ledger: Any = None,
+        hash_ids: bool | None = None,
+        work_dir: Any = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: timedelta | float = timedelta(hours=1),
+        timeout: timedelta | float = timedelta(hours=72),
+        **kwargs,
+    ) -> None:
+        kwargs.setdefault("mode", "reschedule")
+        super().__init__(poke_interval=_seconds(poke_interval), timeout=_seconds(timeout), **kwargs)
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.receipt = receipt
+        self.customer_ids = customer_ids
+        self.privacy_dataset = privacy_dataset
+        self.monetate_conn_id = monetate_conn_id
+        self.max_concurrency = max_concurrency
+        self.expected_completion = _seconds(expected_completion)
+        self.ledger = ledger
+        self.hash_ids = hash_ids
+        self.work_dir = work_dir
+        self.deferrable = deferrable
+
+    # -- what to watch ---------------------------------------------------------------------
+
+    def _receipt(self) -> Mapping[str, Any]:
+        if (self.receipt is None) == (self.customer_ids is None):
+            raise ConfigurationError(f"{self.task_id}: pass exactly one of receipt= and customer_ids=.")
+        if self.receipt is None:
+            return {}
+        if not isinstance(self.receipt, Mapping):
+            raise ConfigurationError(
+                f"{self.task_id}: receipt must be the submit task's XCom value (e.g. receipt=submit.output), "
+                f"not a {type(self.receipt).__name__}."
+            )
+        return self.receipt
+
+    @cached_property
+    def _settings(self) -> dict[str, Any]:
+        """Everything the sensor and its trigger need, resolved once per task run."""
+        receipt = self._receipt()
+        dataset = self.privacy_dataset or receipt.get("dataset")
+        if not dataset:
+            raise ConfigurationError(f"{self.task_id}: privacy_dataset is required without a receipt.")
+        hash_ids = self.hash_ids if self.hash_ids is not None else bool(receipt.get("hash_ids"))
+        return {
+            "dataset": dataset,
+            "ids_path": receipt.get("ids_path"),
+            "submitted_at": receipt.get("submitted_at"),
+            "ledger": DeletionLedger(
+                as_location(self.ledger or receipt.get("ledger")) or default_ledger(), hash_ids=hash_ids
+            ),
+            "work_dir": as_location(self.work_dir or receipt.get("work_dir")) or default_work_dir(),
+        }
+
+    def _targets(self) -> dict[str, str | None]:
+        """``{customer_id: delete_request_time}`` of every ID to watch."""
+        ids_path = self._settings["ids_path"]
+        if ids_path:
+            return read_submitted_ids(as_location(ids_path))
+        ids = self.customer_ids
+        if isinstance(ids, (str, bytes, Mapping)):
+            raise ConfigurationError(f"{self.task_id}: customer_ids must be a list of IDs.")
+        raw = (item.get("customer_id") if isinstance(item, Mapping) else item for item in ids or ())
+        return dict.fromkeys(text for text in (str(v).strip() for v in raw if v is not None) if text)
+
+    def _provenance(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        """What each confirmation record in the ledger says about where it came from."""
+        ti = context["ti"]
+        settings = self._settings
+        return {"dataset": settings["dataset"], "submitted_at": settings["submitted_at"],
+                "dag_id": ti.dag_id, "run_id": ti.run_id}
+
+    def _watch(self, context: Mapping[str, Any]) -> DeletionWatch:
+        settings = self._settings
+        return DeletionWatch(settings["work_dir"], self._key(context), settings["ledger"], self._provenance(context))
+
+    @staticmethod
+    def _key(context: Mapping[str, Any]) -> str:
+        ti = context["ti"]
+        return checkpoint_key(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
+
+    def _expected_at(self, watch: DeletionWatch) -> float:
+        submitted = self._settings["submitted_at"] or watch.started_at
+        return _epoch(submitted) + self.expected_completion
+
+    # -- running -----------------------------------------------------------------------------
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        if self.deferrable:
+            self._defer(context)
+        try:
+            super().execute(context)
+        except AirflowSensorTimeout:
+            raise AirflowSensorTimeout(self._timeout_message(context)) from None
+        return self._finish(context)
+
+    def poke(self, context: Any) -> bool:
+        targets = self._targets()
+        watch = self._watch(context)
+        pending = watch.pending(targets)
+        if pending:
+            statuses = self._check(pending)
+            watch.observe(statuses, targets, utc_now_iso())
+            pending = watch.pending(targets)
+        self.log.info("%s", watch.progress(targets))
+        if not pending:
+            return True
+        if time.time() >= self._expected_at(watch):
+            self.log.warning("%s", watch.overdue_warning(targets))
+        return False
+
+    @cached_property
+    def hook(self) -> MonetateHook:
+        return MonetateHook(self.monetate_conn_id, pool_size=self.max_concurrency)
+
+    def _check(self, pending: list[str]) -> dict[str, str]:
+        """Statuses of ``pending``, ``max_concurrency`` calls at a time.
+
+        Monetate still unavailable after a call's retries ends the poke early: the statuses
+        gathered so far count, the rest are asked again next poke.
+        """
+        hook, dataset = self.hook, self._settings["dataset"]
+        statuses: dict[str, str] = {}
+        queue = iter(pending)
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def work() -> None:
+            while not stop.is_set():
+                with lock:
+                    customer_id = next(queue, None)
+                if customer_id is None:
+                    return
+                try:
+                    statuses[customer_id] = hook.deletion_status(dataset, customer_id)[0].value
+                except BaseException:
+                    stop.set()
+                    raise
+
+        workers = min(self.max_concurrency, len(pending))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deletion-status") as pool:
+            futures = [pool.submit(work) for _ in range(workers)]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        fatal = [e for e in errors if not isinstance(e, ApiUnavailableError)]
+        if fatal:
+            raise fatal[0]
+        if errors:
+            self.log.warning(
+                "Monetate is unavailable (%s); %d of %d IDs checked this poke, the rest wait for the next.",
+                errors[0], len(statuses), len(pending),
+            )
+        return statuses
+
+    def _defer(self, context: Any) -> None:
+        settings = self._settings
+        watch = self._watch(context)
+        watch.save()  # records started_at, which the expected completion time may count from
+        ids_path = settings["ids_path"]
+        self.defer(
+            trigger=MonetateDeletionTrigger(
+                monetate_conn_id=self.monetate_conn_id,
+                privacy_dataset=settings["dataset"],
+                customer_ids=None if ids_path else list(self._targets()),
+                ids_path=str(ids_path) if ids_path else None,
+                work_dir=str(settings["work_dir"]),
+                state_key=self._key(context),
+                ledger=settings["ledger"].location,
+                hash_ids=settings["ledger"].hash_ids,
+                provenance=self._provenance(context),
+                poke_interval=self.poke_interval,
+                deadline=time.time() + self.timeout,
+                expected_at=self._expected_at(watch),
+                max_concurrency=self.max_concurrency,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout) + _DEFERRAL_BACKSTOP,
+        )
+
+    def execute_complete(self, context: Any, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger fired: the report, or the failure it describes."""
+        if event.get("status") == "success":
+            return self._finish(context)
+        if event.get("status") == "timeout":
+            raise AirflowSensorTimeout(self._timeout_message(context))
+        raise MonetateProviderError(event.get("message") or f"The deletion status trigger failed: {event}")
+
+    # -- outcomes ------------------------------------------------------------------------------
+
+    def _finish(self, context: Any) -> dict[str, Any]:
+        """Every ID is confirmed: write the per-ID report, drop the state file, return the summary."""
+        targets = self._targets()
+        watch = self._watch(context)
+        if watch.pending(targets):
+            raise MonetateProviderError(
+                f"The deletion status trigger reported every ID gone, but {watch.path} does not show it: the "
+                "triggerer wrote its state where this worker cannot read it. Set work_dir (and ledger) to storage "
+                "both can reach, e.g. an s3:// URI."
+            )
+        ledger: DeletionLedger = self._settings["ledger"]
+        times = [watch.confirmed[cid] for cid in targets]
+        report: dict[str, Any] = {
+            "dataset": self._settings["dataset"],
+            "total": len(targets),
+            "confirmed": len(times),
+            "first_confirmed_at": min(times, default=None),
+            "last_confirmed_at": max(times, default=None),
+            "ledger": ledger.location,
+            "hash_ids": ledger.hash_ids,
+            "report_path": self._write_report(context, targets, watch),
+        }
+        if len(targets) <= INLINE_REPORT_MAX:
+            report["customers"] = {ledger.stored_id(cid): watch.confirmed[cid] for cid in targets}
+        watch.finish()
+        return report
+
+    def _timeout_message(self, context: Any) -> str:
+        targets = self._targets()
+        watch = self._watch(context)
+        stragglers = watch.stragglers(targets)
+        report_path = self._write_report(context, targets, watch)
+        found = any(status == "FOUND" for _, status in stragglers)
+        since = self._settings["submitted_at"] or watch.started_at
+        message = (
+            f"Monetate has not confirmed the deletion of {len(stragglers)} of {len(targets)} customer ID(s) in "
+            f"privacy dataset {self._settings['dataset']!r} (waiting since {since}, timeout "
+            f"{self.timeout / 3600:g} h). Still not gone: {watch.describe_stragglers(targets)}. "
+            f"Per-ID report: {report_path}. Monetate's nightly batches normally finish within 48 hours: open a "
+            "ticket with Monetate Technical Support (support.monetate.com) naming these IDs and the dataset."
+        )
+        if found:
+            message += (
+                " FOUND means Monetate holds data for the ID but has no deletion queued: check that the IDs were "
+                "posted to this dataset, and that no load sends them again (exclude_erased=)."
+            )
+        return message
+
+    def _write_report(self, context: Any, targets: Mapping[str, Any], watch: DeletionWatch) -> str:
+        """One JSON line per ID: ``customer_id`` (as the ledger stores it), ``status``, ``confirmed_at``."""
+        ledger: DeletionLedger = self._settings["ledger"]
+        folder = Folder(self._settings["work_dir"])
+        name = f"{self._key(context)}.report.jsonl"
+        last = dict(watch.stragglers(targets))
+        with folder.create(name) as file:
+            for cid in targets:
+                confirmed_at = watch.confirmed.get(cid)
+                line = {
+                    "customer_id": ledger.stored_id(cid),
+                    "status": "NOT_FOUND" if confirmed_at else last[cid],
+                    "confirmed_at": confirmed_at,
+                }
+                file.write(_json_line(line))
+        return str(folder.path(name))
+
+
+def _seconds(value: timedelta | float) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def _json_line(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"

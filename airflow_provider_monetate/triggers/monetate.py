@@ -1,0 +1,272 @@
+"""MonetateDeletionTrigger: wait in the triggerer until Monetate reports every customer ID gone.
+
+The deferrable side of :class:`~airflow_provider_monetate.sensors.monetate.MonetateDeletionSensor`.
+Each round asks Monetate's Customer ID Status endpoint about the IDs not yet confirmed,
+``max_concurrency`` at a time over ``httpx``, then sleeps ``poke_interval``.
+Confirmations are written to the proof-of-deletion ledger and to the sensor's state file as
+they arrive, so a restarted triggerer (or the sensor, resumed) does not ask again.
+
+The serialized kwargs name the connection, never a token: the trigger mints its own through
+:class:`~airflow_provider_monetate.hooks.monetate.MonetateHook` (JWT signing and the token
+call run in a thread), and applies the provider's retry rules to every status call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from airflow_provider_monetate import api_session, monetate_auth
+from airflow_provider_monetate.compat import BaseTrigger, TriggerEvent
+from airflow_provider_monetate.deletion_ledger import DeletionLedger, DeletionWatch, read_submitted_ids, utc_now_iso
+from airflow_provider_monetate.exceptions import (
+    ApiError,
+    ApiUnavailableError,
+    MonetateProviderError,
+)
+from airflow_provider_monetate.hooks.monetate import DeletionStatus, MonetateHook, parse_deletion_status
+from airflow_provider_monetate.operators.record_load import as_location
+
+
+class MonetateDeletionTrigger(BaseTrigger):
+    """Poll Monetate until every customer ID reports ``NOT_FOUND``, or the deadline passes.
+
+    Fires one event: ``{"status": "success"}``, ``{"status": "timeout"}`` (after the last
+    round at ``deadline``) or ``{"status": "error", "message": ...}``, each with the counts
+    ``total`` and ``remaining``. The per-ID detail stays in the state file.
+
+    :param monetate_conn_id: the Monetate connection.
+    :param privacy_dataset: the ``customer_data_privacy`` dataset the IDs were posted to.
+    :param customer_ids: the IDs to watch (short lists); or
+    :param ids_path: the submitted-IDs file (a local path or an object storage URI).
+    :param work_dir: where the sensor's state file lives (a local path or an object storage URI).
+    :param state_key: the sensor task instance's key, naming its state file.
+    :param ledger: the proof-of-deletion ledger (a local path or an object storage URI).
+    :param hash_ids: write SHA-256 hashes of the IDs to the ledger and logs.
+    :param provenance: ``dataset``, ``submitted_at``, ``dag_id``, ``run_id`` for the ledger.
+    :param poke_interval: seconds between rounds.
+    :param deadline: epoch seconds; the round at this time is the last.
+    :param expected_at: epoch seconds; rounds after it warn, naming the IDs still not gone.
+    :param max_concurrency: status calls in flight at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        monetate_conn_id: str,
+        privacy_dataset: str,
+        customer_ids: list[str] | None = None,
+        ids_path: str | None = None,
+        work_dir: str,
+        state_key: str,
+        ledger: str,
+        hash_ids: bool = False,
+        provenance: dict[str, Any] | None = None,
+        poke_interval: float = 3600.0,
+        deadline: float,
+        expected_at: float,
+        max_concurrency: int = 32,
+    ) -> None:
+        super().__init__()
+        if (customer_ids is None) == (ids_path is None):
+            raise ValueError("MonetateDeletionTrigger takes exactly one of customer_ids and ids_path")
+        self.monetate_conn_id = monetate_conn_id
+        self.privacy_dataset = privacy_dataset
+        self.customer_ids = customer_ids
+        self.ids_path = ids_path
+        self.work_dir = work_dir
+        self.state_key = state_key
+        self.ledger = ledger
+        self.hash_ids = hash_ids
+        self.provenance = provenance or {}
+        self.poke_interval = poke_interval
+        self.deadline = deadline
+        self.expected_at = expected_at
+        self.max_concurrency = max_concurrency
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "monetate_conn_id": self.monetate_conn_id,
+                "privacy_dataset": self.privacy_dataset,
+                "customer_ids": self.customer_ids,
+                "ids_path": self.ids_path,
+                "work_dir": self.work_dir,
+                "state_key": self.state_key,
+                "ledger": self.ledger,
+                "hash_ids": self.hash_ids,
+                "provenance": self.provenance,
+                "poke_interval": self.poke_interval,
+                "deadline": self.deadline,
+                "expected_at": self.expected_at,
+                "max_concurrency": self.max_concurrency,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            payload = await self._wait_until_gone()
+        except MonetateProviderError as exc:  # API and configuration errors carry a user-facing message
+            payload = {"status": "error", "message": str(exc)}
+        yield TriggerEvent(payload)
+
+    def _load(self) -> tuple[dict[str, str | None], DeletionWatch]:
+        """Read the IDs and the confirmation state (blocking file I/O, run in a thread)."""
+        if self.ids_path is not None:
+            targets = read_submitted_ids(as_location(self.ids_path))
+        else:
+            targets = dict.fromkeys(self.customer_ids or ())
+        ledger = DeletionLedger(as_location(self.ledger), hash_ids=self.hash_ids)
+        watch = DeletionWatch(as_location(self.work_dir), self.state_key, ledger, self.provenance)
+        return targets, watch
+
+    async def _wait_until_gone(self) -> dict[str, Any]:
+        targets, watch = await asyncio.to_thread(self._load)
+        hook = MonetateHook(self.monetate_conn_id)
+        # Reading the connection is blocking (secrets backend, or the triggerer's supervisor).
+        host, data_path = await asyncio.to_thread(lambda: (hook.host, hook.data_path))
+        client = AsyncStatusClient(hook, f"{data_path}/customer-data-privacy/{self.privacy_dataset}/")
+        while True:
+            pending = watch.pending(targets)
+            if pending:
+                # A token lasts as little as 15 minutes and rounds are hours apart: ask the
+                # process-wide cache each round, which mints only when needed.
+                await client.refresh_token()
+                statuses = await self._round(client, host, hook.timeout, pending)
+                await asyncio.to_thread(watch.observe, statuses, targets, utc_now_iso())
+                pending = watch.pending(targets)
+            self.log.info("%s", watch.progress(targets))
+            counts = {"total": len(targets), "remaining": len(pending)}
+            if not pending:
+                return {"status": "success", **counts}
+            now = time.time()
+            if now >= self.deadline:
+                return {"status": "timeout", **counts}
+            if now >= self.expected_at:
+                self.log.warning("%s", watch.overdue_warning(targets))
+            await asyncio.sleep(min(self.poke_interval, self.deadline - now))
+
+    async def _round(self, client: AsyncStatusClient, host: str, timeout: float, pending: list[str]) -> dict[str, str]:
+        """Statuses of ``pending``, from ``max_concurrency`` workers taking the next ID in turn.
+
+        Each worker has its own one-connection ``httpx.AsyncClient``: httpcore's pool does work
+        proportional to its connection count on every request, so one pool of 64 connections
+        ran about 6 times slower than 64 pools of one (bench/bench_monetate_deletion_status.py).
+
+        Monetate still unavailable after a call's retries ends the round early: the statuses
+        gathered so far count, the rest are asked again next round.
+        """
+        statuses: dict[str, str] = {}
+        queue = iter(pending)
+
+        async def work() -> None:
+            async with httpx.AsyncClient(
+                base_url=host, timeout=httpx.Timeout(timeout, connect=10.0),
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+                headers={"User-Agent": api_session.USER_AGENT, "Accept": "application/json"},
+            ) as http:
+                for customer_id in queue:  # shared by the workers; each takes the next ID
+                    statuses[customer_id] = (await client.status(http, customer_id)).value
+
+        workers = [asyncio.ensure_future(work()) for _ in range(min(self.max_concurrency, len(pending)))]
+        try:
+            await asyncio.gather(*workers)
+        except ApiUnavailableError as exc:
+            self.log.warning(
+                "Monetate is unavailable (%s); %d of %d IDs checked this round, the rest wait for the next.",
+                exc, len(statuses), len(pending),
+            )
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        return statuses
+
+
+class AsyncStatusClient:
+    """``GET {data_path}/customer-data-privacy/{dataset}/?id=`` over httpx with the provider's rules.
+
+    A 401 mints a new token once (one mint for all the calls that saw the same dead token)
+    and repeats the call; 429, 5xx, timeouts and dropped connections back off with jitter,
+    waiting at least what ``Retry-After`` asks, within the hook's retry budget. A status
+    read changes nothing, so every failure is safe to repeat.
+
+    One instance serves all the workers of a round, which share its token.
+
+    :param hook: the Monetate hook (token minting, error hints, retry budget).
+    :param path: the status endpoint path.
+    """
+
+    def __init__(self, hook: MonetateHook, path: str) -> None:
+        self._hook = hook
+        self.path = path
+        self._retry = hook.retry or api_session.RetryPolicy()
+        self._token = ""
+
+    async def refresh_token(self) -> None:
+        self._token = (await asyncio.to_thread(self._hook.get_token)).token
+
+    async def status(self, http: httpx.AsyncClient, customer_id: str) -> DeletionStatus:
+        """One ID's status, asked over ``http`` (a client whose ``base_url`` is the API host)."""
+        started = time.monotonic()
+        attempt = 0
+        renewed = False
+        while True:
+            attempt += 1
+            token = self._token
+            try:
+                response = await http.get(
+                    self.path, params={"id": customer_id}, headers={"Authorization": f"Token {token}"}
+                )
+            except httpx.TransportError as exc:  # timeouts, refused and dropped connections
+                await self._backoff(attempt, started, None, [type(exc).__name__], None)
+                continue
+            code = response.status_code
+            if code < 400:
+                return parse_deletion_status(_json(response).get("data"))[0]
+            if code == 401 and not renewed:
+                await self._renew(token)
+                renewed = True
+                continue
+            if code in api_session.NOT_PROCESSED or code in api_session.MAYBE_PROCESSED:
+                await self._backoff(attempt, started, code, self._messages(response, token),
+                                    response.headers.get("Retry-After"))
+                continue
+            raise self._error(code, self._messages(response, token))
+
+    async def _renew(self, rejected: str) -> None:
+        # The cache mints once per rejected token, however many calls saw it rejected.
+        hook = self._hook
+        token = await asyncio.to_thread(monetate_auth.TOKEN_CACHE.replace, hook.cache_key, rejected, hook.mint_token)
+        self._token = token.token
+
+    async def _backoff(self, attempt, started, status, messages, retry_after_header) -> None:
+        retry_after = api_session.parse_retry_after(retry_after_header, time.time())
+        delay = self._retry.backoff(attempt, retry_after, random.random)
+        elapsed = time.monotonic() - started
+        if attempt >= self._retry.max_attempts or elapsed + delay > self._retry.max_elapsed:
+            raise ApiUnavailableError(
+                "Monetate", "GET", self.path, status, messages, attempts=attempt,
+                hint=f"Gave up after {attempt} attempts in {elapsed:.0f}s",
+            )
+        await asyncio.sleep(delay)
+
+    def _messages(self, response: httpx.Response, token: str) -> list[str]:
+        return api_session.response_messages(response, f"Token {token}" if token else None)
+
+    def _error(self, code: int, messages: list[str]) -> ApiError:
+        return api_session.error_for("Monetate", "GET", self.path, code, messages, self._hook.api.hints)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -1,0 +1,88 @@
+"""Erase customers from Monetate and prove it: submit their IDs, wait for Monetate to confirm, report.
+
+1. ``submit_deletions`` posts the IDs to the ``customer_data_privacy`` dataset (created if
+   missing) and records a ``submitted`` entry per customer in the proof-of-deletion ledger
+   (``$AIRFLOW_HOME/monetate/deletion_ledger`` here; use object storage in production).
+2. ``wait_until_erased`` defers to the triggerer until Monetate reports every ID
+   ``NOT_FOUND`` (its nightly batches take 24-48 h), recording each confirmation in the ledger.
+3. ``audit_report`` reads the ledger back: when each customer was asked about and confirmed gone.
+
+Trigger with ``{"customer_ids": ["C1001", "C1002"]}`` to erase other customers. Point the
+``exclude_erased`` parameter of your load tasks at the same ledger so the next load does not
+send these customers again.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+try:
+    from airflow.sdk import DAG, Param, task
+except ImportError:  # Airflow 2.11
+    from airflow.decorators import task
+    from airflow.models.dag import DAG
+    from airflow.models.param import Param
+
+from airflow_provider_monetate.deletion_ledger import DeletionLedger
+from airflow_provider_monetate.operators.monetate_privacy import MonetateSubmitDeletionsOperator
+from airflow_provider_monetate.operators.record_load import as_location
+from airflow_provider_monetate.sensors.monetate import MonetateDeletionSensor
+
+# DEMO ONLY: set by scripts/demo.sh when the DAG runs against the local emulator, whose
+# nightly batch is moved forward by a task below; a real Monetate account needs hours.
+EMULATOR_URL = os.environ.get("MONETATE_EMULATOR_URL")
+
+with DAG(
+    dag_id="example_monetate_privacy",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    # Hands the customer_ids param to the operator as a list, not as the list's repr.
+    render_template_as_native_obj=True,
+    params={"customer_ids": Param(["C1001", "C1002", "C1003"], type="array", description="IDs to erase")},
+    tags=["monetate", "privacy", "example"],
+    doc_md=__doc__,
+):
+    submit = MonetateSubmitDeletionsOperator(
+        task_id="submit_deletions",
+        privacy_dataset="gdpr_deletions",
+        customer_ids="{{ params.customer_ids }}",
+        create_dataset_if_missing=True,
+        retries=2,  # safe: a retry skips what was delivered and re-asks only what is in doubt
+    )
+
+    @task
+    def advance_emulator_clock() -> str:
+        """DEMO ONLY: move the emulator's clock past its nightly deletion batch. Delete this task
+        in a real DAG; without MONETATE_EMULATOR_URL it does nothing."""
+        if not EMULATOR_URL:
+            return "not running against the emulator: nothing to do"
+        from airflow_provider_monetate.testing import EmulatorClient
+
+        EmulatorClient(EMULATOR_URL).clock.advance(timedelta(days=1).total_seconds())
+        return "emulator clock moved one day ahead, past its nightly deletion batch"
+
+    wait = MonetateDeletionSensor(
+        task_id="wait_until_erased",
+        receipt=submit.output,
+        deferrable=True,
+        # Monetate erases in nightly batches: hourly checks are plenty. The demo checks often.
+        poke_interval=timedelta(seconds=5) if EMULATOR_URL else timedelta(hours=1),
+    )
+
+    @task
+    def audit_report(report: dict) -> dict:
+        """Read the ledger back, as an auditor would: when was each customer asked about and confirmed gone?"""
+        ledger = DeletionLedger(as_location(report["ledger"]))
+        audit = {}
+        for customer_id in report.get("customers", {}):  # listed inline up to 100 IDs; see report_path
+            asked = [r["delete_request_time"] for r in ledger.records(customer_id, system="monetate")]
+            audit[customer_id] = {"requested": min(filter(None, asked)), "gone": ledger.confirmed_at(customer_id)}
+            print(f"{customer_id}: erasure requested {audit[customer_id]['requested']}, "
+                  f"confirmed gone {audit[customer_id]['gone']}")
+        print(f"{report['confirmed']} of {report['total']} confirmed gone; per-ID report {report['report_path']}")
+        return {"confirmed": report["confirmed"], "total": report["total"], "customers": audit}
+
+    submit >> advance_emulator_clock() >> wait
+    audit_report(wait.output)
