@@ -18,9 +18,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import pendulum
-
 from airflow_provider_monetate.rejects import Rejection
+from airflow_provider_monetate.value_parsing import parse_boolean, parse_iso_datetime, value_pattern
 
 __all__ = ["DATA_TYPES", "Rejection", "RowRules", "to_utc_iso"]
 
@@ -40,9 +39,6 @@ _INTEGER = re.compile(r"[+-]?\d+")
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 # Only strings that start with a full calendar date reach the lenient parser, which would
 # otherwise read "12:00" as today at noon and "now" as now.
-_CALENDAR_DATE = re.compile(r"\d{4}-?\d{2}-?\d{2}")
-_BOOLEAN_STRINGS = {"true": True, "false": False, "1": True, "0": False}
-_PATTERN_CHARS = 32
 
 
 class _Invalid(Exception):
@@ -65,7 +61,7 @@ def to_utc_iso(value: Any) -> str:
         return f"{value.year:04d}-{value.month:02d}-{value.day:02d}T00:00:00.000000Z"
     elif isinstance(value, str):
         text = value.strip()
-        moment = _parse_iso(text)
+        moment = parse_iso_datetime(text)
         # Fast path: a UTC string in extended format (YYYY-MM-DD?HH:MM:SS...) is sliced rather
         # than formatted from the parsed datetime, which costs several times more. Parsing
         # has already validated it; "24:00" is excluded in case a parser rolls it over.
@@ -88,21 +84,6 @@ def to_utc_iso(value: Any) -> str:
         f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
         f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{moment.microsecond:06d}Z"
     )
-
-
-def _parse_iso(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        # Python 3.10's fromisoformat does not take "Z" or 1-5 or 7+ fractional digits.
-        if _CALENDAR_DATE.match(text):
-            try:
-                parsed = pendulum.parse(text, strict=True)
-            except ValueError:  # pendulum's ParserError is a ValueError
-                parsed = None
-            if isinstance(parsed, datetime):
-                return parsed
-    raise ValueError(f"not an ISO-8601 datetime: {_describe(text)}")
 
 
 class RowRules:
@@ -214,14 +195,9 @@ class RowRules:
         return out, rejections
 
 
-def _pattern(text: str) -> str:
-    shape = "".join("9" if c.isdigit() else "a" if c.isalpha() else c for c in text[:_PATTERN_CHARS])
-    return shape + "..." if len(text) > _PATTERN_CHARS else shape
-
-
 def _describe(value: Any) -> str:
     if isinstance(value, str):
-        return f"str with pattern {_pattern(value)!r}"
+        return f"str with pattern {value_pattern(value)!r}"
     return type(value).__name__
 
 
@@ -290,17 +266,10 @@ def _to_datetime(value: Any) -> str | None:
 
 
 def _to_boolean(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if not text:
-            return None
-        if text in _BOOLEAN_STRINGS:
-            return _BOOLEAN_STRINGS[text]
-    raise _Invalid(f"expected a boolean (true/false or 1/0), got {_describe(value)}")
+    try:
+        return parse_boolean(value)
+    except ValueError:
+        raise _Invalid(f"expected a boolean (true/false or 1/0), got {_describe(value)}") from None
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {

@@ -299,7 +299,7 @@ def test_datetime_values(rules, value, expected):
 
 def test_datetime_24_00_rolled_over_by_the_parser_is_not_sliced():
     # Newer Pythons may read "24:00" as the next midnight; the output must follow the parser.
-    with mock.patch.object(monetate_rows, "_parse_iso", return_value=datetime(2024, 5, 2)):
+    with mock.patch.object(monetate_rows, "parse_iso_datetime", return_value=datetime(2024, 5, 2)):
         assert to_utc_iso("2024-05-01T24:00:00") == "2024-05-02T00:00:00.000000Z"
 
 

@@ -1,0 +1,366 @@
+"""AcquiaCdpIngestOperator and AcquiaCdpDeleteCustomersOperator against the emulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from airflow_provider_monetate import api_session
+from airflow_provider_monetate.deletion_ledger import DeletionLedger, hash_id
+from airflow_provider_monetate.delivery import BatchesInDoubtError
+from airflow_provider_monetate.exceptions import ApiUnavailableError, ConfigurationError
+from airflow_provider_monetate.hooks.acquia_cdp import AcquiaCdpHook
+from airflow_provider_monetate.operators.acquia_cdp import (
+    AcquiaCdpDeleteCustomersOperator,
+    AcquiaCdpIngestOperator,
+    MissingSourceSystemIdError,
+)
+from airflow_provider_monetate.record_load import TooManyRejectedRowsError
+
+pytestmark = pytest.mark.integration
+
+TENANT = "1234"
+EXAMPLES = Path(__file__).parent.parent.parent / "example_dags"
+
+
+class FastRetry(api_session.RetryPolicy):
+    def __init__(self, **kwargs):
+        super().__init__(**{"max_attempts": 6, "base_delay": 0.01, "max_delay": 0.02, **kwargs})
+
+
+@pytest.fixture(autouse=True)
+def setup(emulator, monkeypatch, tmp_path):
+    connect(emulator, monkeypatch)
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(api_session, "RetryPolicy", FastRetry)
+
+
+def connect(emulator, monkeypatch, **extra):
+    """Point acquia_cdp_default at the emulator (source_system_id "test" unless overridden)."""
+    conn = json.loads(emulator.cdp_conn_json(token=emulator.issue_cdp_token()))
+    conn["extra"].update(extra)
+    monkeypatch.setenv("AIRFLOW_CONN_ACQUIA_CDP_DEFAULT", json.dumps(conn))
+
+
+def context():
+    return {"ti": SimpleNamespace(dag_id="cdp_dag", run_id="run-1", task_id="cdp", map_index=-1)}
+
+
+def ingest(entities, **kwargs):
+    return AcquiaCdpIngestOperator(task_id="cdp", entities=entities, **kwargs).execute(context())
+
+
+def delete(**kwargs):
+    return AcquiaCdpDeleteCustomersOperator(task_id="cdp", **kwargs).execute(context())
+
+
+def records(emulator, entity):
+    return emulator.cdp_records(TENANT, entity)
+
+
+def tracker_requests(emulator):
+    return emulator.counters().get("cdp.tracker", {}).get("requests", 0)
+
+
+def customers(n, start=0):
+    return [{"SourceCustomerNumber": f"C-{i}", "Email": f"c{i}@example.com", "FirstName": f"Name{i}"}
+            for i in range(start, start + n)]
+
+
+def transactions(n):
+    return [{"SourceTransactionNumber": f"T-{i}", "SourceCustomerNumber": f"C-{i % 5}",
+             "SourceOrganizationNumber": "STORE-1", "TransactionTimeStamp": "2024-05-01T12:00:00Z", "Total": 10 + i}
+            for i in range(n)]
+
+
+def events(n):
+    return [{"Type": "emailOpen", "SourceCustomerNumber": f"C-{i % 5}", "EventTimeStamp": 1714564800 + i}
+            for i in range(n)]
+
+
+# -- ingestion -----------------------------------------------------------------------------
+
+def test_four_entities_are_converted_and_loaded(emulator, tmp_path):
+    items = tmp_path / "items.ndjson"
+    items.write_text("".join(json.dumps(
+        {"SourceTransactionItemNumber": f"T-{i}-1", "SourceTransactionNumber": f"T-{i}", "SourceOrganizationNumber":
+         "STORE-1", "SourceProductNumber": "P-1", "InvoiceDate": "2024-05-01", "ShipDate": ""}) + "\n"
+        for i in range(7)))
+    summary = ingest({"customers": customers(5), "transactions": transactions(7), "transactionItems": str(items),
+                      "events": events(9)}, batch_size=3)
+    assert {c: s["rows_sent"] for c, s in summary.items()} == {
+        "customers": 5, "transactions": 7, "transactionItems": 7, "events": 9}
+    assert summary["events"]["batches"] == 3 and summary["customers"]["source_system_id_filled"] == 5
+    assert len(records(emulator, "customers")) == 5 and len(records(emulator, "events")) == 9
+    transaction = records(emulator, "transactions")[0]
+    assert transaction["TransactionTimeStamp"] == 1714564800 and transaction["SourceSystemID"] == "test"
+    item = records(emulator, "transactionItems")[0]
+    assert item["InvoiceDate"] == 1714521600 and item["ShipDate"] is None
+    assert emulator.cdp_stats()["kfk0_records"] == 0
+
+
+def test_custom_entities_are_keyed_by_their_source_number(emulator):
+    ingest({"PetInfo": [{"SourcePetInfoNumber": "PET-1", "SourceCustomerNumber": "C-1", "Species": "cat"}]})
+    assert records(emulator, "PetInfo") == [
+        {"SourcePetInfoNumber": "PET-1", "SourceCustomerNumber": "C-1", "Species": "cat", "SourceSystemID": "test"}]
+
+
+def test_a_nested_value_in_events_stops_customers_too_before_anything_is_sent(emulator, tmp_path):
+    bad = events(5)
+    bad[2]["Properties"] = {"Color": "red"}
+    with pytest.raises(TooManyRejectedRowsError) as info:
+        ingest({"customers": customers(3), "events": bad}, rejects_path=str(tmp_path / "rejects.jsonl"))
+    message = str(info.value)
+    assert "Nothing was sent" in message and "events: 1 of 5 rows in" in message
+    assert "row 3 field 'Properties': nested object at Properties.Color" in message
+    assert tracker_requests(emulator) == 0 and records(emulator, "customers") == []
+    report = [json.loads(line) for line in (tmp_path / "rejects.events.jsonl").read_text().splitlines()]
+    assert report == [{"row": 3, "field": "Properties", "reason": report[0]["reason"]}]
+    assert (tmp_path / "rejects.customers.jsonl").read_text() == ""
+
+
+def test_nested_json_would_have_drawn_a_422(emulator):
+    """The rule the operator enforces is the tracker's: a raw nested post is refused."""
+    hook = AcquiaCdpHook()
+    with pytest.raises(Exception, match="422"):
+        hook.post_entities({"customers": [{"SourceCustomerNumber": "C-1", "Address": {"City": "X"},
+                                           "SourceSystemID": "test"}]})
+
+
+def test_missing_source_system_id_without_a_default_sends_nothing(emulator, monkeypatch):
+    connect(emulator, monkeypatch, source_system_id=None)
+    mixed = customers(3)
+    mixed[0]["SourceSystemID"] = "crm"  # records that carry their own are fine, the others are not
+    with pytest.raises(MissingSourceSystemIdError, match=r"\(2 in customers, 4 in events\).*KFK_0.*removals"):
+        ingest({"customers": mixed, "events": events(4)})
+    assert tracker_requests(emulator) == 0
+    assert emulator.cdp_stats()["kfk0_records"] == 0
+    # Everything carrying its own SourceSystemID needs no default.
+    ingest({"customers": [{**c, "SourceSystemID": "crm"} for c in customers(3)]})
+    assert {r["SourceSystemID"] for r in records(emulator, "customers")} == {"crm"}
+
+
+def test_missing_source_system_id_with_a_default(emulator, monkeypatch):
+    connect(emulator, monkeypatch, source_system_id=None)
+    summary = ingest({"customers": customers(4), "events": events(2)}, source_system_id="warehouse")
+    assert summary["events"]["source_system_id_filled"] == 2
+    connect(emulator, monkeypatch, source_system_id="from-conn")
+    ingest({"customers": customers(2, start=10)})
+    stored = {r["SourceCustomerNumber"]: r["SourceSystemID"] for r in records(emulator, "customers")}
+    assert stored == {"C-0": "warehouse", "C-1": "warehouse", "C-2": "warehouse", "C-3": "warehouse",
+                      "C-10": "from-conn", "C-11": "from-conn"}
+    assert {r["SourceSystemID"] for r in records(emulator, "events")} == {"warehouse"}
+    assert emulator.cdp_stats()["kfk0_records"] == 0  # no record landed under KFK_0
+
+
+def test_kfk0_as_the_default_is_refused(emulator):
+    with pytest.raises(ConfigurationError, match="KFK_0"):
+        ingest({"customers": customers(1)}, source_system_id="KFK_0")
+    assert tracker_requests(emulator) == 0
+
+
+def test_wrong_unit_timestamps_are_refused_before_sending(emulator, monkeypatch):
+    millis = [{"Type": "emailOpen", "SourceCustomerNumber": "C-1", "EventTimeStamp": 1714564800123}]
+    with pytest.raises(TooManyRejectedRowsError, match=r"EventTimeStamp.*13-digit.*looks like milliseconds"):
+        ingest({"events": millis})
+    seconds = [{"SourceTransactionNumber": "T-1", "TransactionTimeStamp": "1714564800"}]
+    with pytest.raises(TooManyRejectedRowsError, match=r"10-digit.*looks like seconds"):
+        ingest({"transactions": seconds}, timestamp_unit="ms")
+    assert tracker_requests(emulator) == 0
+    # In the right unit both go through; the unit can come from the connection.
+    connect(emulator, monkeypatch, timestamp_unit="ms")
+    ingest({"events": millis})
+    ingest({"transactions": seconds}, timestamp_unit="s")
+    assert records(emulator, "events")[0]["EventTimeStamp"] == 1714564800123
+    assert records(emulator, "transactions")[0]["TransactionTimeStamp"] == 1714564800
+
+
+def test_a_bad_timestamp_unit_is_a_configuration_error(emulator):
+    with pytest.raises(ConfigurationError, match="timestamp_unit"):
+        ingest({"events": events(1)}, timestamp_unit="minutes")
+
+
+def test_empty_strings_are_sent_as_null(emulator):
+    summary = ingest({"customers": [{"SourceCustomerNumber": "C-1", "Email": "", "Phone": "", "FirstName": "Ana"}]})
+    assert summary["customers"]["empty_strings_nulled"] == 2
+    assert records(emulator, "customers")[0] == {"SourceCustomerNumber": "C-1", "Email": None, "Phone": None,
+                                                 "FirstName": "Ana", "SourceSystemID": "test"}
+
+
+def test_case_is_kept_and_a_miscased_known_field_is_refused(emulator):
+    ingest({"customers": [{"SourceCustomerNumber": "C-1", "email": "x@example.com"}]})
+    assert "email" in records(emulator, "customers")[0]
+    with pytest.raises(TooManyRejectedRowsError, match=r"sourceSystemId.*case-sensitive"):
+        ingest({"customers": [{"SourceCustomerNumber": "C-2", "sourceSystemId": "crm"}]})
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_throttling_and_server_errors_are_retried_for_keyed_entities(emulator, status):
+    emulator.inject("cdp.tracker", "status", count=3, status=status, retry_after=0)
+    summary = ingest({"customers": customers(50)}, batch_size=10)
+    assert len(records(emulator, "customers")) == 50 and summary["customers"]["retries"] == 3
+
+
+def test_a_dropped_connection_resends_a_keyed_batch_without_duplicates(emulator):
+    emulator.inject("cdp.tracker", "drop", count=2)
+    ingest({"transactions": transactions(40)}, batch_size=10)
+    assert len(records(emulator, "transactions")) == 40
+
+
+def test_events_are_retried_on_429_but_an_ambiguous_failure_is_not_resent(emulator):
+    emulator.inject("cdp.tracker", "status", count=2, status=429, retry_after=0)
+    ingest({"events": events(10)}, batch_size=5)
+    assert len(records(emulator, "events")) == 10
+    emulator.inject("cdp.tracker", "status", count=1, status=500)
+    with pytest.raises(ApiUnavailableError, match="may have been processed"):
+        ingest({"events": events(10)}, batch_size=5, max_in_flight=1)
+
+
+def test_a_retry_skips_delivered_entities_and_holds_back_events_in_doubt(emulator, monkeypatch):
+    """Customers delivered, events failed ambiguously: try 2 sends no customer again and refuses
+    to resend the events batch in doubt; resend_in_doubt=True finishes the job."""
+    entities = {"customers": customers(20), "events": events(10)}
+    original = AcquiaCdpHook.post_entities
+
+    def post_entities(self, payload=None, *, body=None, retry_ambiguous=True):
+        if body is not None and body.startswith(b'{"events"'):
+            raise ApiUnavailableError("Acquia CDP", "POST", "/tracker", None, ["simulated crash"], in_doubt=True)
+        return original(self, payload, body=body, retry_ambiguous=retry_ambiguous)
+
+    monkeypatch.setattr(AcquiaCdpHook, "post_entities", post_entities)
+    with pytest.raises(ApiUnavailableError):
+        ingest(entities, batch_size=10, max_in_flight=1)
+    monkeypatch.setattr(AcquiaCdpHook, "post_entities", original)
+    sent_before = emulator.counters()["cdp.tracker"]["rows_received"]
+    with pytest.raises(BatchesInDoubtError, match=r"batch 0 \(rows 1-10\)"):
+        ingest(entities, batch_size=10)
+    summary = ingest(entities, batch_size=10, resend_in_doubt=True)
+    assert summary["customers"]["rows_already_sent"] == 20 and summary["customers"]["rows_sent"] == 0
+    assert summary["events"]["rows_sent"] == 10 and summary["events"]["batches_resent"] == 1
+    assert emulator.counters()["cdp.tracker"]["rows_received"] - sent_before == 10
+    assert len(records(emulator, "events")) == 10
+
+
+def test_dry_run_checks_everything_and_sends_nothing(emulator):
+    summary = ingest({"customers": customers(12), "events": events(7)}, batch_size=5, dry_run=True)
+    assert summary["customers"]["batches"] == 3 and summary["events"]["batches"] == 2
+    assert tracker_requests(emulator) == 0
+
+
+def test_bad_arguments_fail_before_sending(emulator):
+    with pytest.raises(ConfigurationError, match="entities="):
+        AcquiaCdpIngestOperator(task_id="cdp", entities={"customers": []}, records=[{}])
+    for entities, match in (({}, "non-empty"), ({"customers": None}, "None"), ({"bad name": []}, "not a CDP entity"),
+                            ({"customers": {"a": 1}}, "customers")):
+        with pytest.raises(ConfigurationError, match=match):
+            ingest(entities)
+    assert tracker_requests(emulator) == 0
+
+
+# -- deletion ------------------------------------------------------------------------------
+
+def load_history(emulator):
+    ingest({"customers": customers(5), "transactions": transactions(10), "events": events(6)})
+
+
+def test_soft_delete_keeps_transactions_and_events(emulator, tmp_path):
+    load_history(emulator)
+    summary = delete(customer_numbers=["C-2", "C-4"], ledger_path=str(tmp_path / "ledger"),
+                     delete_request_time="2024-05-01T09:00:00.000000Z")
+    assert summary["customers"]["records_sent"] == {"customers": 2}
+    stored = {r["SourceCustomerNumber"]: r for r in records(emulator, "customers")}
+    assert stored["C-2"]["DeleteFlag"] is True and stored["C-4"]["DeleteFlag"] is True
+    assert "DeleteFlag" not in stored["C-1"]
+    assert stored["C-2"]["Email"] == "c2@example.com"  # a deletion sends keys only, never other attributes
+    assert len(records(emulator, "transactions")) == 10
+    assert all("DeleteFlag" not in r for r in records(emulator, "transactions") + records(emulator, "events"))
+    assert emulator.cdp_stats()["soft_deleted"] == {TENANT: {"Customer": 2}}
+    ledger = list(DeletionLedger(str(tmp_path / "ledger")).records(system="acquia_cdp"))
+    assert sorted(r["customer_id"] for r in ledger) == ["C-2", "C-4"]
+    assert {(r["status"], r["dataset"], r["delete_request_time"], r["dag_id"]) for r in ledger} == {
+        ("submitted", "customers", "2024-05-01T09:00:00.000000Z", "cdp_dag")}
+
+
+def test_ledger_can_hash_ids(emulator, tmp_path):
+    delete(customer_numbers=["C-9"], ledger_path=str(tmp_path / "ledger"), ledger_hash_ids=True)
+    [record] = DeletionLedger(str(tmp_path / "ledger")).records()
+    assert record["customer_id"] == hash_id("C-9") and record["id_hash"] == "sha256"
+
+
+def test_addresses_are_deleted_only_when_asked_in_the_customers_request(emulator, tmp_path):
+    rows = [{"SourceCustomerNumber": "C-1", "SourceAddressNumber": "A-1", "SourceCustomerAddressXrefNumber": "X-1"}]
+    delete(records=rows)
+    assert records(emulator, "Address") == [] and records(emulator, "CustomerAddressXref") == []
+    summary = delete(records=rows, delete_addresses=True)
+    assert summary["customers"]["records_sent"] == {"customers": 1, "CustomerAddressXref": 1, "Address": 1}
+    assert records(emulator, "Address")[0]["DeleteFlag"] is True
+    assert records(emulator, "CustomerAddressXref")[0]["SourceCustomerNumber"] == "C-1"
+    assert tracker_requests(emulator) == 2  # one request each time: addresses travel with their customer
+    with pytest.raises(ConfigurationError, match="delete_addresses=True needs rows"):
+        delete(customer_numbers=["C-1"], delete_addresses=True)
+
+
+def test_custom_entities_need_explicit_source_entity_numbers(emulator):
+    for custom, match in (({"PetInfo": []}, "SourcePetInfoNumber"),
+                          ({"PetInfo": ["PET-1", None]}, "SourcePetInfoNumber"),
+                          ({"transactions": ["T-1"]}, "never deleted")):
+        with pytest.raises(ConfigurationError, match=match):
+            delete(customer_numbers=["C-1"], custom_entities=custom)
+    assert tracker_requests(emulator) == 0
+    summary = delete(customer_numbers=["C-1"], custom_entities={"PetInfo": ["PET-1", "PET-2"]})
+    assert summary["PetInfo"]["rows_sent"] == 2
+    assert {r["SourcePetInfoNumber"]: r["DeleteFlag"] for r in records(emulator, "PetInfo")} == {
+        "PET-1": True, "PET-2": True}
+
+
+def test_a_row_without_customer_number_or_uuid_fails_the_deletion(emulator, tmp_path):
+    source = tmp_path / "forget.csv"
+    source.write_text("SourceCustomerNumber,Email\nC-1,a@example.com\n,b@example.com\n")
+    with pytest.raises(TooManyRejectedRowsError, match=r"row 2 field 'SourceCustomerNumber'.*or UUID"):
+        delete(source=str(source))
+    assert tracker_requests(emulator) == 0
+
+
+def test_deletion_without_source_system_id_is_refused(emulator, monkeypatch):
+    connect(emulator, monkeypatch, source_system_id=None)
+    with pytest.raises(MissingSourceSystemIdError, match=r"1 customer row.*KFK_0"):
+        delete(customer_numbers=["C-1"])
+    with pytest.raises(MissingSourceSystemIdError, match="PetInfo"):
+        delete(customer_numbers=["C-1"], custom_entities={"PetInfo": ["PET-1"]})
+    assert tracker_requests(emulator) == 0 and emulator.cdp_stats()["kfk0_records"] == 0
+    delete(customer_numbers=["C-1"], source_system_id="crm")
+    assert records(emulator, "customers")[0]["SourceSystemID"] == "crm"
+
+
+def test_delete_takes_exactly_one_input(emulator):
+    with pytest.raises(ConfigurationError, match="exactly one"):
+        delete(customer_numbers=["C-1"], records=[{"SourceCustomerNumber": "C-2"}])
+    with pytest.raises(ConfigurationError, match="list of SourceCustomerNumbers"):
+        delete(customer_numbers="C-1")
+
+
+# -- the example DAG through real Airflow --------------------------------------------------
+
+@pytest.fixture(scope="module")
+def own_airflow(tmp_path_factory):
+    """A metadata DB of its own: this DAG's XComs are {entity: summary} dicts, which other tests
+    scanning the shared DB for flat load summaries would trip over."""
+    from tests.integration.conftest import AirflowRunner
+
+    return AirflowRunner(tmp_path_factory.mktemp("cdp-airflow-home"))
+
+
+@pytest.mark.airflow
+def test_example_dag_runs_against_the_emulator(emulator, own_airflow):
+    token = emulator.issue_cdp_token()
+    result = own_airflow.dags_test("example_acquia_cdp_ingest", emulator.conn_env(token=token),
+                                      dags_folder=EXAMPLES)
+    assert result.succeeded, result.output[-3000:]
+    assert len(records(emulator, "customers")) == 3 and len(records(emulator, "events")) == 3
+    deleted = [r["SourceCustomerNumber"] for r in records(emulator, "customers") if r.get("DeleteFlag")]
+    assert deleted == ["C-1003"]
+    assert len(records(emulator, "transactions")) == 2  # C-1003's transaction is kept
+    assert emulator.cdp_stats()["kfk0_records"] == 0
