@@ -107,6 +107,19 @@ def provider_info(version: str) -> dict:
             {"integration-name": "Monetate", "python-modules": [f"{module}.hooks.monetate"]},
             {"integration-name": "Acquia CDP", "python-modules": [f"{module}.hooks.acquia_cdp"]},
         ],
+        "operators": [
+            {"integration-name": "Monetate",
+             "python-modules": [f"{module}.operators.monetate", f"{module}.operators.monetate_privacy"]},
+            {"integration-name": "Acquia CDP",
+             "python-modules": [f"{module}.operators.acquia_cdp", f"{module}.operators.acquia_cdp_tokens"]},
+        ],
+        "sensors": [
+            {"integration-name": "Monetate", "python-modules": [f"{module}.sensors.monetate"]},
+            {"integration-name": "Acquia CDP", "python-modules": [f"{module}.sensors.acquia_cdp_tokens"]},
+        ],
+        "triggers": [
+            {"integration-name": "Monetate", "python-modules": [f"{module}.triggers.monetate"]},
+        ],
         "connection-types": CONNECTION_TYPES,
     }
 

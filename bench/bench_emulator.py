@@ -1,6 +1,6 @@
 """Emulator ceiling: how fast can the emulator accept Monetate rows?
 
-    python bench/bench_emulator.py [--rows 200000] [--batch 500] [--threads 4] [--in-process]
+    python bench/bench_emulator.py [--rows 200000] [--batch 500] [--threads 4]
 
 Starts the emulator (as a separate process by default, like the demo, so the client
 threads do not share its GIL), creates a dataset with a unique key, posts N rows in
@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import requests
 
-from airflow_provider_monetate.testing import Emulator, EmulatorClient, generate_key_pair, sign_jwt
+from airflow_provider_monetate.testing import EmulatorClient, sign_jwt
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import emulator_process
 
 DATASET = "bench_rows"
 FIELDS = {
@@ -35,24 +35,6 @@ FIELDS = {
     "vip": {"data_type": "BOOLEAN"},
     "tags": {"data_type": "MULTI_STRING"},
 }
-
-
-def _start_subprocess(state_dir: str) -> tuple[subprocess.Popen, str, str, str, str]:
-    """Run the CLI; return (process, url, username, shortname, private key PEM)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_monetate.testing", "--port", "0", "--state-dir", state_dir],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    conn = None
-    for line in proc.stdout:
-        if line.startswith("export AIRFLOW_CONN_MONETATE_DEFAULT="):
-            conn = json.loads(shlex.split(line.split("=", 1)[1])[0])
-        if line.startswith("EMULATOR_READY "):
-            key = Path(conn["extra"]["private_key_path"]).read_text()
-            return proc, line.split()[1], conn["login"], conn["extra"]["shortname"], key
-    raise SystemExit("the emulator did not start")
 
 
 def _post_batches(base: str, token: str, bodies: list[bytes], latencies: list[float]) -> None:
@@ -72,91 +54,76 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--in-process", action="store_true", help="run the emulator in this process")
     args = parser.parse_args(argv)
 
-    proc = emulator = None
-    with tempfile.TemporaryDirectory() as state_dir:
-        if args.in_process:
-            keys = generate_key_pair()
-            emulator = Emulator().start()
-            emulator.add_monetate_user("api-bench", keys.public_key_pem, "bench")
-            url, username, shortname, private_key = emulator.url, "api-bench", "bench", keys.private_key_pem
-        else:
-            proc, url, username, shortname, private_key = _start_subprocess(state_dir)
-        try:
-            jwt_text = sign_jwt(private_key, username)
-            auth = requests.get(f"{url}/api/auth/v0/refresh/", headers={"Authorization": f"JWT {jwt_text}"}, timeout=10)
-            token = auth.json()["data"]["token"]
-            base = f"{url}/api/data/v1/{shortname}/production/"
-            created = requests.post(
-                f"{base}schema/",
-                json={"name": DATASET, "type": "attribute", "fields": FIELDS},
-                headers={"Authorization": f"Token {token}"},
-                timeout=10,
-            )
-            created.raise_for_status()
+    with emulator_process() as emu:
+        url, username = emu.url, emu.monetate["login"]
+        shortname, private_key = emu.monetate["extra"]["shortname"], emu.private_key
+        jwt_text = sign_jwt(private_key, username)
+        auth = requests.get(f"{url}/api/auth/v0/refresh/", headers={"Authorization": f"JWT {jwt_text}"}, timeout=10)
+        token = auth.json()["data"]["token"]
+        base = f"{url}/api/data/v1/{shortname}/production/"
+        created = requests.post(
+            f"{base}schema/",
+            json={"name": DATASET, "type": "attribute", "fields": FIELDS},
+            headers={"Authorization": f"Token {token}"},
+            timeout=10,
+        )
+        created.raise_for_status()
 
-            # Bodies are serialised up front so the timed loop measures the emulator.
-            rows = (
-                {
-                    "row_id": f"r-{i}",
-                    "customer_id": f"c-{i % 50_000}",
-                    "seen_at": "2024-05-01T12:00:00.000000Z",
-                    "points": i % 1000,
-                    "vip": i % 7 == 0,
-                    "tags": "a,b",
-                }
-                for i in range(args.rows)
-            )
-            bodies, batch = [], []
-            for row in rows:
-                batch.append(row)
-                if len(batch) == args.batch:
-                    bodies.append(json.dumps({"schema_rows": batch}).encode())
-                    batch = []
-            if batch:
+        # Bodies are serialised up front so the timed loop measures the emulator.
+        rows = (
+            {
+                "row_id": f"r-{i}",
+                "customer_id": f"c-{i % 50_000}",
+                "seen_at": "2024-05-01T12:00:00.000000Z",
+                "points": i % 1000,
+                "vip": i % 7 == 0,
+                "tags": "a,b",
+            }
+            for i in range(args.rows)
+        )
+        bodies, batch = [], []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == args.batch:
                 bodies.append(json.dumps({"schema_rows": batch}).encode())
+                batch = []
+        if batch:
+            bodies.append(json.dumps({"schema_rows": batch}).encode())
 
-            latencies: list[float] = []
-            shares = [bodies[i :: args.threads] for i in range(args.threads)]
-            threads = [threading.Thread(target=_post_batches, args=(base, token, share, latencies)) for share in shares]
-            start = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            elapsed = time.perf_counter() - start
+        latencies: list[float] = []
+        shares = [bodies[i :: args.threads] for i in range(args.threads)]
+        threads = [threading.Thread(target=_post_batches, args=(base, token, share, latencies)) for share in shares]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - start
 
-            counters = EmulatorClient(url).counters()["monetate.data"]
-            stored = requests.get(
-                f"{base}schema/{DATASET}/",
-                params={"row_count": "true"},
-                headers={"Authorization": f"Token {token}"},
-                timeout=10,
-            ).json()["data"]["row_count"]
-            assert counters["rows_received"] == args.rows, counters
-            assert stored == args.rows, stored
-            lat = sorted(latencies)
-            mode = "in-process" if args.in_process else "separate process"
-            print(
-                f"emulator ceiling ({mode}): {args.rows:,} rows in {len(bodies):,} requests "
-                f"of {args.batch} rows, {args.threads} threads"
-            )
-            print(
-                f"elapsed {elapsed:.2f} s -> {args.rows / elapsed:,.0f} rows/s, {len(bodies) / elapsed:,.1f} requests/s"
-            )
-            print(
-                f"request latency: p50 {statistics.median(lat) * 1000:.1f} ms, "
-                f"p95 {lat[int(len(lat) * 0.95) - 1] * 1000:.1f} ms"
-            )
-            print(f"rows stored: {stored:,} (unique key upsert), rows counted: {counters['rows_received']:,}")
-        finally:
-            if emulator is not None:
-                emulator.stop()
-            if proc is not None:
-                proc.terminate()
-                proc.wait(timeout=10)
+        counters = EmulatorClient(url).counters()["monetate.data"]
+        stored = requests.get(
+            f"{base}schema/{DATASET}/",
+            params={"row_count": "true"},
+            headers={"Authorization": f"Token {token}"},
+            timeout=10,
+        ).json()["data"]["row_count"]
+        assert counters["rows_received"] == args.rows, counters
+        assert stored == args.rows, stored
+        lat = sorted(latencies)
+        print(
+            f"emulator ceiling (separate process): {args.rows:,} rows in {len(bodies):,} requests "
+            f"of {args.batch} rows, {args.threads} threads"
+        )
+        print(
+            f"elapsed {elapsed:.2f} s -> {args.rows / elapsed:,.0f} rows/s, {len(bodies) / elapsed:,.1f} requests/s"
+        )
+        print(
+            f"request latency: p50 {statistics.median(lat) * 1000:.1f} ms, "
+            f"p95 {lat[int(len(lat) * 0.95) - 1] * 1000:.1f} ms"
+        )
+        print(f"rows stored: {stored:,} (unique key upsert), rows counted: {counters['rows_received']:,}")
     return 0
 
 
