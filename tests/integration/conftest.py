@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_monetate import api_session
+
 TEST_DAGS = Path(__file__).parent.parent / "dags"
 AIRFLOW = [sys.executable, "-m", "airflow"]
 
@@ -60,3 +62,17 @@ class AirflowRunner:
 @pytest.fixture(scope="session")
 def airflow_runner(tmp_path_factory) -> AirflowRunner:
     return AirflowRunner(tmp_path_factory.mktemp("airflow-home"))
+
+
+@pytest.fixture
+def fast_retries(monkeypatch):
+    """``use(max_attempts=4)`` makes every hook created afterwards retry by the production rules
+    with waits of milliseconds, so fault tests run fast."""
+
+    real = api_session.RetryPolicy
+
+    def use(max_attempts: int = 4) -> None:
+        policy = real(max_attempts=max_attempts, base_delay=0.01, max_delay=0.02)
+        monkeypatch.setattr(api_session, "RetryPolicy", lambda: policy)
+
+    return use

@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_monetate import api_session
 from airflow_provider_monetate.deletion_ledger import DeletionLedger, hash_id
 from airflow_provider_monetate.delivery import BatchesInDoubtError
 from airflow_provider_monetate.exceptions import ApiUnavailableError, ConfigurationError
@@ -26,16 +25,12 @@ TENANT = "1234"
 EXAMPLES = Path(__file__).parent.parent.parent / "example_dags"
 
 
-class FastRetry(api_session.RetryPolicy):
-    def __init__(self, **kwargs):
-        super().__init__(**{"max_attempts": 6, "base_delay": 0.01, "max_delay": 0.02, **kwargs})
-
 
 @pytest.fixture(autouse=True)
-def setup(emulator, monkeypatch, tmp_path):
+def setup(emulator, monkeypatch, tmp_path, fast_retries):
     connect(emulator, monkeypatch)
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(api_session, "RetryPolicy", FastRetry)
+    fast_retries(max_attempts=6)
 
 
 def connect(emulator, monkeypatch, **extra):

@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_monetate import api_session
 from airflow_provider_monetate.delivery import BatchesInDoubtError
 from airflow_provider_monetate.exceptions import ApiUnavailableError, ConfigurationError
 from airflow_provider_monetate.hooks.monetate import MonetateHook
@@ -30,16 +29,12 @@ FIELDS = {
 APPEND_FIELDS = {k: {kk: vv for kk, vv in v.items() if kk != "unique_key"} for k, v in FIELDS.items()}
 
 
-class FastRetry(api_session.RetryPolicy):
-    def __init__(self, **kwargs):
-        super().__init__(**{"max_attempts": 4, "base_delay": 0.01, "max_delay": 0.02, **kwargs})
-
 
 @pytest.fixture(autouse=True)
-def setup(emulator, monkeypatch, tmp_path):
+def setup(emulator, monkeypatch, tmp_path, fast_retries):
     monkeypatch.setenv("AIRFLOW_CONN_MONETATE_DEFAULT", emulator.monetate_conn_json())
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(api_session, "RetryPolicy", FastRetry)
+    fast_retries()
 
 
 def context(run_id="run-1", try_number=1):
@@ -165,8 +160,8 @@ def test_unknown_fields_rejected_or_dropped(emulator):
 
 
 @pytest.mark.parametrize(("status", "count"), [(429, 12), (503, 12)])
-def test_throttling_and_unavailability_storms(emulator, status, count, monkeypatch):
-    monkeypatch.setattr(api_session, "RetryPolicy", lambda: FastRetry(max_attempts=20))
+def test_throttling_and_unavailability_storms(emulator, status, count, fast_retries):
+    fast_retries(max_attempts=20)
     create()
     emulator.inject("monetate.data", "status", count=count, status=status, retry_after=0)
     summary = post(records=rows(2000), batch_size=100).execute(context())

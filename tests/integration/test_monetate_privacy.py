@@ -11,7 +11,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_monetate import api_session
 from airflow_provider_monetate.deletion_ledger import DeletionLedger, hash_id
 from airflow_provider_monetate.exceptions import ApiUnavailableError, ConfigurationError, MonetateProviderError
 from airflow_provider_monetate.hooks.monetate import MonetateHook
@@ -36,16 +35,12 @@ PROFILE_FIELDS = {
 }
 
 
-class FastRetry(api_session.RetryPolicy):
-    def __init__(self, **kwargs):
-        super().__init__(**{"max_attempts": 4, "base_delay": 0.01, "max_delay": 0.02, **kwargs})
-
 
 @pytest.fixture(autouse=True)
-def setup(emulator, monkeypatch, tmp_path):
+def setup(emulator, monkeypatch, tmp_path, fast_retries):
     monkeypatch.setenv("AIRFLOW_CONN_MONETATE_DEFAULT", emulator.monetate_conn_json())
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(api_session, "RetryPolicy", FastRetry)
+    fast_retries()
 
 
 @pytest.fixture
