@@ -157,12 +157,17 @@ class AcquiaCdpHook(BaseHook):
             return VariableTokenStore(variable)
         return None
 
+    @property
+    def static_token(self) -> str | None:
+        """The ``token`` extra: a hand-set token, used while the token store holds none."""
+        return self._extras.get("token") or None
+
     def get_token(self) -> str:
         """The current bearer token: from the token store when configured (the rotation DAG keeps it
         current), else from the ``token`` extra, which also serves until the store holds a token."""
         store = self.token_store
         state = store.read() if store is not None else None
-        token = (state.token if state else None) or self._extras.get("token")
+        token = (state.token if state else None) or self.static_token
         where = f"token store {store!r} or the 'token' extra" if store is not None else "the 'token' extra"
         if not token:
             raise ConfigurationError(

@@ -249,6 +249,19 @@ class AcquiaCdpRotateTokenOperator(_TokenOperator):
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
         return self.rotate(time.time())
 
+    def _adopt_connection_token(self, store: TokenStore, now: float) -> None:
+        """With an empty store, start from the connection's ``token`` extra (when it still verifies)
+        instead of spending a create of the cycle's quota on a first token."""
+        token = self.hook.static_token
+        if not token or store.read() is not None:
+            return
+        try:
+            self.hook.verify_token(token)
+        except ApiAuthError:
+            return  # dead: the rotation's recovery creates a new one
+        store.write(TokenState.adopt(token, now))
+        self.log.info("The token store was empty: adopted the valid token from the connection's 'token' extra.")
+
     def rotate(self, now: float) -> dict[str, Any]:
         """One rotation run at ``now``; :meth:`execute` passes the current time.
 
@@ -258,6 +271,7 @@ class AcquiaCdpRotateTokenOperator(_TokenOperator):
         policy = self.resolved_policy()
         environment = self.hook.environment
         store = self.required_store()
+        self._adopt_connection_token(store, now)
         decision, state = run_rotation(policy, environment, store, HookTokenApi(self.hook), now)
         summary = {
             "action": decision.action.value,

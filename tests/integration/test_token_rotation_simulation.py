@@ -245,3 +245,21 @@ def test_a_crash_after_any_step_is_put_right_by_the_next_run(emulator, monkeypat
     simulation.run()
     assert simulation.verify_stored_token()
     assert simulation.refused_creates() == 0
+
+
+@pytest.mark.parametrize("valid", [True, False])
+def test_first_run_adopts_a_valid_token_from_the_connection_instead_of_creating(emulator, monkeypatch, valid):
+    login, password = emulator.create_cdp_user("PROD")
+    token = emulator.issue_cdp_token(login)
+    if not valid:
+        emulator.clock.advance(200 * DAY)  # the hand-set token has expired
+    conn = cdp_connection(emulator.url, login, password, emulator.cdp_tenant_id, "PROD", token)
+    monkeypatch.setenv("AIRFLOW_CONN_CDP_ADOPT", to_json(conn))
+    store = InMemoryTokenStore()
+    operator = AcquiaCdpRotateTokenOperator(task_id="rotate", acquia_cdp_conn_id="cdp_adopt", token_store=store)
+    summary = operator.rotate(emulator.clock.now())
+    created = emulator.cdp_stats()["users"][login]["created_total"]
+    if valid:
+        assert (summary["action"], store.read().token, created) == ("none", token, 1)
+    else:
+        assert summary["action"] == "recover" and store.read().token != token and created == 2
