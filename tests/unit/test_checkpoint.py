@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -19,45 +18,14 @@ from airflow_provider_monetate.checkpoint import (
     ResumePlan,
     checkpoint_key,
 )
+from tests.fake_object_store import FakeObjectPath
 
 SETTINGS = {"max_rows": 500, "max_bytes": 5_000_000}
 KEY = "load_events__manual__2024-05-01__post__-1.0123456789abcdef"
 
 
-class FakeStoragePath:
-    """Stands in for ObjectStoragePath on an object store: ``/``, ``open``, ``unlink``."""
-
-    protocol = "s3"
-
-    def __init__(self, objects: dict[str, bytes], path: str = "s3://bucket/checkpoints") -> None:
-        self.objects = objects
-        self.path = path
-
-    def __truediv__(self, name: str) -> FakeStoragePath:
-        return FakeStoragePath(self.objects, f"{self.path}/{name}")
-
-    def open(self, mode: str):
-        if mode == "rb":
-            if self.path not in self.objects:
-                raise FileNotFoundError(self.path)
-            return io.BytesIO(self.objects[self.path])
-        assert mode == "wb"
-        objects, path = self.objects, self.path
-
-        class Upload(io.BytesIO):
-            def close(self) -> None:
-                objects[path] = self.getvalue()  # the object appears whole, on completion
-                super().close()
-
-        return Upload()
-
-    def unlink(self) -> None:
-        if self.path not in self.objects:
-            raise FileNotFoundError(self.path)
-        del self.objects[self.path]
-
-    def __str__(self) -> str:
-        return self.path
+def FakeStoragePath(objects: dict[str, bytes], path: str = "s3://bucket/checkpoints") -> FakeObjectPath:
+    return FakeObjectPath(objects, path)
 
 
 # --- keys -----------------------------------------------------------------------------

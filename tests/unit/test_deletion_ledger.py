@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
@@ -15,48 +14,15 @@ from airflow_provider_monetate.deletion_ledger import (
     hash_id,
     read_submitted_ids,
 )
+from tests.fake_object_store import FakeObjectPath
 
 KEY = "erase__manual_1__wait__-1.0123456789abcdef"
 ASKED = "2024-05-01T09:30:00.000000Z"
 SENT = "2024-05-01T10:00:00.000000Z"
 
 
-class FakeStorage:
-    """Stands in for ObjectStoragePath on an object store: ``/``, ``open``, ``iterdir``, ``unlink``."""
-
-    protocol = "s3"
-
-    def __init__(self, objects: dict[str, bytes], path: str = "s3://bucket/ledger") -> None:
-        self.objects = objects
-        self.path = path
-        self.name = path.rsplit("/", 1)[-1]
-
-    def __truediv__(self, name: str) -> FakeStorage:
-        return FakeStorage(self.objects, f"{self.path}/{name}")
-
-    def iterdir(self):
-        prefix = self.path + "/"
-        return [FakeStorage(self.objects, key) for key in self.objects if key.startswith(prefix)]
-
-    def open(self, mode: str):
-        if mode == "rb":
-            if self.path not in self.objects:
-                raise FileNotFoundError(self.path)
-            return io.BytesIO(self.objects[self.path])
-        objects, path = self.objects, self.path
-
-        class Upload(io.BytesIO):
-            def close(self) -> None:
-                objects[path] = self.getvalue()  # the object appears whole, on completion
-                super().close()
-
-        return Upload()
-
-    def unlink(self) -> None:
-        del self.objects[self.path]
-
-    def __str__(self) -> str:
-        return self.path
+def FakeStorage(objects: dict[str, bytes], path: str = "s3://bucket/ledger") -> FakeObjectPath:
+    return FakeObjectPath(objects, path)
 
 
 def submitted(cid, system="monetate", **kwargs):
