@@ -1,19 +1,22 @@
 """Request batches bounded by row count and size, each encoded to JSON once.
 
-Up to ``max_rows`` rows are encoded with one ``json`` call (far cheaper than one call per
-row); only a group that exceeds ``max_bytes`` is encoded row by row and cut to fit. A
-request body wraps the stored payload, so sending (or re-sending) a batch costs no further
-encoding. Batch indices depend only on the input and the limits, so a retry that reads
-the same input with the same limits gets the same batches under the same indices.
+Up to ``max_rows`` rows are encoded with one ``msgspec`` call (far cheaper than one call per
+row, and several times cheaper than ``json``); only a group that exceeds ``max_bytes`` is
+encoded row by row and cut to fit. A request body wraps the stored payload, so sending (or
+re-sending) a batch costs no further encoding. Batch indices depend only on the input and
+the limits, so a retry that reads the same input with the same limits gets the same batches
+under the same indices.
 """
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
+
+import msgspec
 
 __all__ = ["ENVELOPE_OVERHEAD", "Batch", "RowTooLargeError", "describe_batch", "encode_row", "envelope", "iter_batches"]
 
@@ -21,18 +24,33 @@ __all__ = ["ENVELOPE_OVERHEAD", "Batch", "RowTooLargeError", "describe_batch", "
 #: plus small extra fields such as ``"_sent_time"``.
 ENVELOPE_OVERHEAD = 256
 
-# NaN and Infinity are not JSON; refusing them here beats a 400 from the API.
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_msgspec_encode = msgspec.json.Encoder().encode
 
 
 def encode_row(row: Any) -> bytes:
-    """Encode a row as compact UTF-8 JSON.
+    """Encode a row (or a list of rows) as compact UTF-8 JSON.
 
-    :param row: a JSON-serialisable value, normally a dict.
+    :param row: a JSON-serialisable value, normally a dict of the scalars the record rules
+        produce.
     :raises TypeError: a value is not JSON-serialisable.
     :raises ValueError: a float is NaN or infinite.
     """
-    return _encode(row).encode()
+    data = _msgspec_encode(row)
+    # msgspec writes NaN and infinity as null, which would silently lose the value; such a
+    # float is refused instead (a 400 from the API would come later and say less).
+    if b"null" in data and _has_non_finite(row):
+        raise ValueError("NaN and infinity are not JSON")
+    return data
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(v) for v in value)
+    return False
 
 
 class RowTooLargeError(ValueError):
@@ -132,7 +150,7 @@ def _batches(numbered_rows: Iterator[tuple[int, Any]], max_rows: int, room: int)
     index = 0
     while group := list(islice(numbered_rows, max_rows)):
         try:
-            payload = _encode([row for _, row in group]).encode()[1:-1]
+            payload = encode_row([row for _, row in group])[1:-1]
         except (TypeError, ValueError):
             payload = None  # the row-by-row path names the culprit
         if payload is not None and len(payload) <= room:
@@ -151,7 +169,7 @@ def _cut(group: list[tuple[int, Any]], room: int, index: int) -> Iterator[Batch]
     size = 0
     for row_number, row in group:
         try:
-            data = _encode(row).encode()
+            data = encode_row(row)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"row {row_number} cannot be encoded as JSON: {exc}") from None
         if len(data) > room:

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
 from typing import Any
 
+import msgspec
+
 __all__ = ["FORMATS", "RecordSource", "RecordSourceError", "iter_records", "open_source"]
 
 #: Formats accepted by ``format=`` (``"jsonl"`` is accepted as an alias of ``"ndjson"``).
@@ -259,19 +261,16 @@ def _iter_objects(records: Iterable[Any], source: str, hash_into: Any) -> Iterat
 
 
 def _read_ndjson(stream: Any, source: str) -> Iterator[tuple[int, dict]]:
-    decode = json.JSONDecoder().raw_decode
+    decode = msgspec.json.Decoder().decode
     row_number = 0
     for line_number, line in enumerate(stream, 1):
         if line.isspace():
             continue
         row_number += 1
         try:
-            # Fast path, about twice as fast as json.loads on bytes; json.loads below takes
-            # what it refuses (leading whitespace, a BOM) and words the error for bad lines.
-            text = line.decode()
-            record, end = decode(text)
-            if text[end:].strip(" \t\r\n"):
-                raise ValueError("data after the JSON value")
+            # Fast path, about three times as fast as json.loads; json.loads below takes what
+            # it refuses (a BOM, NaN, lone surrogates) and words the error for bad lines.
+            record = decode(line)
         except ValueError:
             try:
                 record = json.loads(line)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime
 import json
 
 import pytest
@@ -97,7 +96,7 @@ def test_row_that_fits_exactly_is_accepted():
     assert len(batch.payload) + 50 == size
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), datetime.datetime(2024, 5, 1), {1, 2}])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), [1.0, float("-inf")], object()])
 def test_unencodable_row_names_the_row(value):
     with pytest.raises(ValueError, match="row 2 cannot be encoded as JSON"):
         list(iter_batches([(1, {"a": 1}), (2, {"a": value})]))
