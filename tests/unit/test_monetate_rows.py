@@ -431,3 +431,40 @@ def test_rejection_is_frozen():
     rejection = Rejection(1, "f", "r")
     with pytest.raises(dataclasses.FrozenInstanceError):
         rejection.reason = "other"  # type: ignore[misc]
+
+
+# --- fast path ------------------------------------------------------------------------
+
+_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.decimals(allow_nan=True),
+    st.text(max_size=6), st.sampled_from(["", " x ", "C42", "true", "1", "2024-05-01T12:00:00Z",
+                                          "2024-05-01 12:00:00.5+02:00", "2024-05-01T24:00:00Z", "12:00"]),
+    st.datetimes(), aware_datetimes, st.lists(st.text(max_size=3), max_size=3),
+)
+
+
+@given(st.dictionaries(st.sampled_from([*EVENT_SCHEMA["fields"], "unknown"]), _values, max_size=4),
+       st.sampled_from(["reject", "drop"]))
+def test_fast_path_agrees_with_the_general_path(changes, unknown_fields):
+    # normalize() takes common types through a per-field table and falls back to the general
+    # path for anything else; both must give the same row and the same rejections.
+    rules = RowRules.from_schema(EVENT_SCHEMA, unknown_fields=unknown_fields)
+    row = {**VALID, **changes}
+    assert rules.normalize(3, row) == rules._normalize_each(3, row)
+
+
+EDGE_VALUES = [
+    None, True, False, 0, 1, -7, 2**70, 1.5, float("nan"), float("inf"), Decimal("2.50"), Decimal("NaN"), "", "  ",
+    " x ", "C42", "true", "0", "12", "1e3", "2024-05-01T12:00:00Z", "2024-05-01T12:00:00.123Z",
+    "2024-05-01 12:00:00+02:00", "2024-05-01T12:00:00-00:00", "20240501T120000Z", "2024-05-01T24:00:00Z",
+    "2024-05-01", "12:00", datetime(2024, 5, 1, 12), datetime(2024, 5, 1, 12, tzinfo=timezone(timedelta(hours=2))),
+    pendulum.datetime(2024, 5, 1, 12, tz="Europe/Paris"), date(2024, 5, 1), ["a", "b,c"], [], {"a": 1},
+]
+
+
+@pytest.mark.parametrize("field", [*EVENT_SCHEMA["fields"], "unknown"])
+def test_fast_path_agrees_on_edge_values(field):
+    rules = RowRules.from_schema(EVENT_SCHEMA)
+    for value in EDGE_VALUES:
+        row = {**VALID, field: value}
+        assert rules.normalize(3, row) == rules._normalize_each(3, row), (field, value)
