@@ -77,6 +77,11 @@ def export_lines(url: str, key_path: Path, cdp_password: str, cdp_token: str) ->
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m airflow_provider_monetate.testing`` and ``monetate-emulator``."""
     args = _parse_args(argv)
+    # A real server answers concurrent clients in parallel. Here one interpreter does, and a
+    # request thread woken from its latency sleep would otherwise wait up to the default 5 ms
+    # GIL slice behind another request's work: shorter slices keep concurrent answers from
+    # queueing behind each other. Only in this process, which serves and does nothing else.
+    sys.setswitchinterval(0.001)
     state_dir = Path(args.state_dir or tempfile.mkdtemp(prefix="monetate-emulator-"))
     state_dir.mkdir(parents=True, exist_ok=True)
     key_path, public_pem = _demo_key(state_dir)
