@@ -43,6 +43,10 @@ _MAX_ELEMENT_CHARS = 64 << 20
 # (e.g. a number or "\uXXXX" escape cut in half); errors further back are real.
 _TRUNCATION_TAIL = 16
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+# What the fingerprint of in-memory records hashes: MessagePack, several times faster than
+# json.dumps, self-delimiting, with keys sorted; unlike msgspec's JSON it keeps NaN apart from
+# None. Values it cannot encode are hashed as their str().
+_canonical = msgspec.msgpack.Encoder(order="sorted", enc_hook=str).encode
 
 
 class RecordSourceError(ValueError):
@@ -255,8 +259,7 @@ def _iter_objects(records: Iterable[Any], source: str, hash_into: Any) -> Iterat
                 )
             record = dict(record)
         if hash_into is not None:
-            canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-            hash_into.update(canonical.encode() + b"\n")
+            hash_into.update(_canonical(record))
         yield row_number, record
 
 

@@ -399,6 +399,20 @@ def test_list_fingerprint_is_canonical_and_hash_into_matches():
     assert digest.hexdigest() == open_source([{"a": 1, "b": 2}]).fingerprint()
 
 
+@pytest.mark.parametrize(("one", "other"), [
+    ([{"a": float("nan")}], [{"a": None}]),  # a changed value, not a changed spelling
+    ([{"a": {"x": 1, "y": 2}}], [{"a": {"x": 1, "y": 3}}]),
+    ([{"a": "1"}], [{"a": 1}]),
+    ([{"a": 1}, {"b": 2}], [{"a": 1, "b": 2}]),  # record boundaries count
+])
+def test_list_fingerprint_tells_different_records_apart(one, other):
+    assert open_source(one).fingerprint() != open_source(other).fingerprint()
+
+
+def test_list_fingerprint_ignores_nested_key_order():
+    assert open_source([{"a": {"x": 1, "y": 2}}]).fingerprint() == open_source([{"a": {"y": 2, "x": 1}}]).fingerprint()
+
+
 def test_one_shot_fingerprint_is_refused():
     with pytest.raises(ValueError, match="hash_into"):
         open_source(iter(RECORDS)).fingerprint()
