@@ -103,6 +103,7 @@ class LoadSummary:
     batches_resent: int = 0
     retries: int = 0
     seconds: float = 0.0
+    check_seconds: float = 0.0  # of ``seconds``: reading and checking, before the first request
     rows_per_second: float = 0.0
     dry_run: bool = False
     rejects: dict[str, Any] = field(default_factory=dict)
@@ -252,6 +253,7 @@ def _check_part(part: LoadPart, options: LoadOptions, rejects: RejectsReport,
     summary.rows_rejected = checked.rows_read - checked.rows_accepted - checked.rows_excluded
     summary.rejects = rejects.summary()
     summary.seconds = time.monotonic() - started
+    summary.check_seconds = round(summary.seconds, 3)
     log.info("%s: checked %d rows in %.1fs: %d accepted in %d batches, %d rejected, %d excluded", what,
              checked.rows_read, summary.seconds, checked.rows_accepted, len(checked.index),
              summary.rows_rejected, summary.rows_excluded)

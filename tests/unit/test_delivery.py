@@ -110,3 +110,18 @@ def test_progress_log_is_rate_limited(caplog):
         progress.update(step * 10)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("load:")]
     assert len(lines) == 3 and "ETA" in lines[0]
+
+
+def test_summary_tells_checking_time_from_the_whole():
+    def slow_normalize(number, record):
+        time.sleep(0.002)  # 20 rows: at least 40 ms of checking
+        return record, []
+
+    def slow_send(batch):
+        time.sleep(0.05)
+
+    summary = load_records(RecordSource([{"id": i} for i in range(20)]), normalize=slow_normalize, send=slow_send,
+                           options=LoadOptions(max_rows=10, max_in_flight=1), rejects=RejectsReport(),
+                           resend_safe=True)
+    assert 0.04 <= summary.check_seconds < summary.seconds
+    assert summary.seconds - summary.check_seconds >= 0.1  # two 50 ms sends, one after the other
