@@ -3,6 +3,10 @@
 The tracker accepts one JSON object whose keys name entity collections and whose values
 are arrays of FLAT objects: a nested object or array as an attribute value is rejected,
 as is an empty string (omit the attribute or send null instead).
+
+Written apart from the provider's own ``cdp_payload`` on purpose, though a few helpers
+read alike: the emulator stands for Acquia and checks the client, so it must not share the
+client's reading of the rules (a mistake there would then pass its own test).
 """
 
 from __future__ import annotations
