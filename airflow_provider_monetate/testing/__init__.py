@@ -14,6 +14,30 @@ with a controllable clock, fault injection, counters and a request log::
 Also available as ``python -m airflow_provider_monetate.testing`` (``monetate-emulator``)
 and as pytest fixtures (``monetate_emulator``, ``emulator``) through the pytest plugin.
 The server itself uses only the standard library plus PyJWT/cryptography for JWT checks.
+
+Layout, moto's: a small core, then one sub-package per service holding its state, its
+rules and its URL table. The core knows no API's rules; a service knows no sockets.
+
+Core:
+
+* ``server``: the :class:`Emulator`: HTTP server, dispatch to the services, faults, counts, log.
+* ``wire``: the contract between server and services (request, response, ``Service``).
+* ``routes``: route names, the unit of fault injection, counters and the request log.
+* ``clock``: the business clock tests move. ``faults``: fault injection.
+* ``metrics``: counters and the redacted request log.
+* ``admin``: the ``/__emulator__/`` HTTP API; ``client``: its Python client.
+* ``keys``: RSA keys and signed JWTs; ``connections``: Airflow connection JSON.
+* ``pytest_plugin``: the fixtures; ``__main__``: the one-command CLI.
+
+Services (each with ``service`` = URL table + handlers, and an ``envelope`` for its answers):
+
+* ``monetate``: ``auth`` (users, keys, JWTs, tokens), ``schema`` (schema and row rules),
+  ``state`` (datasets, rows, privacy requests and the nightly batch).
+* ``acquia_cdp``: ``tokens`` (users, token limits and cycles, sessions), ``payload``
+  (tracker payload rules), ``tracker`` (stored records, KFK_0, soft deletes).
+
+The services enforce what the vendor documents say, written apart from the provider's own
+reading of them (constants that read alike are repeated here on purpose).
 """
 
 from __future__ import annotations

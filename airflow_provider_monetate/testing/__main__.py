@@ -25,6 +25,8 @@ from airflow_provider_monetate.testing.connections import cdp_connection, moneta
 from airflow_provider_monetate.testing.keys import generate_key_pair, public_key_pem_of
 from airflow_provider_monetate.testing.server import Emulator
 
+__all__ = ["export_lines", "main"]
+
 DEMO_MONETATE_USER = "api-demo-etl"
 DEMO_SHORTNAME = "demo"
 DEMO_CDP_LOGIN = "demo-integration"

@@ -30,6 +30,7 @@ Answers are plain JSON; errors are ``{"error": message}`` with 400 (bad input) o
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_monetate.testing.wire import Request, Response
@@ -37,8 +38,13 @@ from airflow_provider_monetate.testing.wire import Request, Response
 if TYPE_CHECKING:
     from airflow_provider_monetate.testing.server import Emulator
 
+__all__ = ["ADMIN_PREFIX", "AdminApi"]
+
 ADMIN_PREFIX = "/__emulator__/"
 _DEACTIVATE = re.compile(r"monetate/users/(?P<username>[^/]+)/deactivate")
+_FAULT_FIELDS = ("route", "kind", "count", "status", "seconds", "retry_after")
+
+AdminHandler = Callable[[dict[str, str], dict[str, Any]], Response]
 
 
 def _need(mapping: dict, name: str) -> Any:
@@ -56,6 +62,28 @@ class AdminApi:
 
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
+        # (method, path) -> handler(query, body); one more route takes a user name (_DEACTIVATE).
+        self._routes: dict[tuple[str, str], AdminHandler] = {
+            ("GET", "health"): lambda query, body: Response(200, {"status": "ok"}),
+            ("GET", "clock"): lambda query, body: Response(200, emulator.clock.snapshot()),
+            ("POST", "clock"): self._move_clock,
+            ("GET", "faults"): lambda query, body: Response(200, {"faults": emulator.faults.snapshot()}),
+            ("POST", "faults"): self._inject,
+            ("DELETE", "faults"): self._clear_faults,
+            ("GET", "counters"): lambda query, body: Response(200, {"counters": emulator.counters()}),
+            ("GET", "requests"): lambda query, body: Response(200, {"requests": emulator.requests()}),
+            ("POST", "reset"): self._reset,
+            ("POST", "expire-tokens"): self._expire_tokens,
+            ("GET", "config"): lambda query, body: Response(200, emulator.config()),
+            ("POST", "config"): lambda query, body: Response(200, emulator.configure(**body)),
+            ("POST", "monetate/users"): self._add_monetate_user,
+            ("GET", "monetate/rows"): self._monetate_rows,
+            ("GET", "monetate/privacy"): self._privacy_status,
+            ("POST", "cdp/users"): self._add_cdp_user,
+            ("POST", "cdp/tokens"): self._issue_cdp_token,
+            ("GET", "cdp/records"): self._cdp_records,
+            ("GET", "cdp/stats"): lambda query, body: Response(200, emulator.cdp_stats()),
+        }
 
     def handle(self, request: Request) -> Response:
         """Answer one admin request."""
@@ -74,68 +102,69 @@ class AdminApi:
             return Response(400, {"error": str(exc)})
 
     def _dispatch(self, method: str, path: str, query: dict[str, str], body: dict[str, Any]) -> Response:
-        emu = self.emulator
-        key = (method, path)
-        if key == ("GET", "health"):
-            return Response(200, {"status": "ok"})
-        if path == "clock" and method in ("GET", "POST"):
-            if method == "POST":
-                if "set" in body:
-                    emu.clock.set(float(_need(body, "set")))
-                elif "advance" in body:
-                    emu.clock.advance(float(_need(body, "advance")))
-                else:
-                    raise ValueError("send {'advance': seconds} or {'set': epoch}")
-            return Response(200, emu.clock.snapshot())
-        if path == "faults":
-            if method == "GET":
-                return Response(200, {"faults": emu.faults.snapshot()})
-            if method == "POST":
-                fields = ("route", "kind", "count", "status", "seconds", "retry_after")
-                unknown = set(body) - set(fields)
-                if unknown:
-                    raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
-                emu.inject(**body)
-                return Response(201, {"faults": emu.faults.snapshot()})
-            if method == "DELETE":
-                emu.clear_faults()
-                return Response(200, {"faults": []})
-        if key == ("GET", "counters"):
-            return Response(200, {"counters": emu.counters()})
-        if key == ("GET", "requests"):
-            return Response(200, {"requests": emu.requests()})
-        if key == ("POST", "reset"):
-            emu.reset(users=bool(body.get("users", False)))
-            return Response(200, {"status": "reset"})
-        if key == ("POST", "expire-tokens"):
-            return Response(200, {"expired": emu.expire_tokens(body.get("service", "all"))})
-        if path == "config" and method in ("GET", "POST"):
-            return Response(200, emu.configure(**body) if method == "POST" else emu.config())
-        if key == ("POST", "monetate/users"):
-            emu.add_monetate_user(_need(body, "username"), _need(body, "public_key_pem"), _need(body, "shortname"))
-            return Response(201, {"username": _need(body, "username")})
+        handler = self._routes.get((method, path))
+        if handler is not None:
+            return handler(query, body)
         match = _DEACTIVATE.fullmatch(path)
         if match and method == "POST":
-            emu.deactivate_monetate_key(match["username"])
+            self.emulator.deactivate_monetate_key(match["username"])
             return Response(200, {"username": match["username"], "active": False})
-        if key == ("GET", "monetate/rows"):
-            args = (_need(query, "shortname"), _need(query, "dataset"), query.get("environment", "production"))
-            return Response(200, {"rows": emu.monetate_rows(*args)})
-        if key == ("GET", "monetate/privacy"):
-            args = (_need(query, "shortname"), _need(query, "customer_id"), query.get("environment", "production"))
-            return Response(200, {"status": emu.privacy_status(*args)})
-        if key == ("POST", "cdp/users"):
-            emu.add_cdp_user(
-                _need(body, "login"),
-                _need(body, "password"),
-                body.get("environment", "CS"),
-                body.get("tenant_id", "1234"),
-            )
-            return Response(201, {"login": _need(body, "login")})
-        if key == ("POST", "cdp/tokens"):
-            return Response(201, {"access_token": emu.issue_cdp_token(_need(body, "login"))})
-        if key == ("GET", "cdp/records"):
-            return Response(200, {"records": emu.cdp_records(_need(query, "tenant_id"), _need(query, "entity"))})
-        if key == ("GET", "cdp/stats"):
-            return Response(200, emu.cdp_stats())
         return Response(404, {"error": f"no admin route {method} {ADMIN_PREFIX}{path}"})
+
+    # --- core: clock, faults, reset, tokens ------------------------------------------
+
+    def _move_clock(self, query: dict[str, str], body: dict[str, Any]) -> Response:
+        if "set" in body:
+            self.emulator.clock.set(float(_need(body, "set")))
+        elif "advance" in body:
+            self.emulator.clock.advance(float(_need(body, "advance")))
+        else:
+            raise ValueError("send {'advance': seconds} or {'set': epoch}")
+        return Response(200, self.emulator.clock.snapshot())
+
+    def _inject(self, query: dict[str, str], body: dict[str, Any]) -> Response:
+        unknown = set(body) - set(_FAULT_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
+        self.emulator.inject(**body)
+        return Response(201, {"faults": self.emulator.faults.snapshot()})
+
+    def _clear_faults(self, query: dict[str, str], body: dict[str, Any]) -> Response:
+        self.emulator.clear_faults()
+        return Response(200, {"faults": []})
+
+    def _reset(self, query: dict[str, str], body: dict[str, Any]) -> Response:
+        self.emulator.reset(users=bool(body.get("users", False)))
+        return Response(200, {"status": "reset"})
+
+    def _expire_tokens(self, query: dict[str, str], body: dict[str, Any]) -> Response:
+        return Response(200, {"expired": self.emulator.expire_tokens(body.get("service", "all"))})
+
+    # --- Monetate --------------------------------------------------------------------
+
+    def _add_monetate_user(self, query: dict[str, str], body: dict[str, Any]) -> Response:
+        username = _need(body, "username")
+        self.emulator.add_monetate_user(username, _need(body, "public_key_pem"), _need(body, "shortname"))
+        return Response(201, {"username": username})
+
+    def _monetate_rows(self, query: dict[str, str], body: dict[str, Any]) -> Response:
+        args = (_need(query, "shortname"), _need(query, "dataset"), query.get("environment", "production"))
+        return Response(200, {"rows": self.emulator.monetate_rows(*args)})
+
+    def _privacy_status(self, query: dict[str, str], body: dict[str, Any]) -> Response:
+        args = (_need(query, "shortname"), _need(query, "customer_id"), query.get("environment", "production"))
+        return Response(200, {"status": self.emulator.privacy_status(*args)})
+
+    # --- Acquia CDP ------------------------------------------------------------------
+
+    def _add_cdp_user(self, query: dict[str, str], body: dict[str, Any]) -> Response:
+        login, password = _need(body, "login"), _need(body, "password")
+        self.emulator.add_cdp_user(login, password, body.get("environment", "CS"), body.get("tenant_id", "1234"))
+        return Response(201, {"login": login})
+
+    def _issue_cdp_token(self, query: dict[str, str], body: dict[str, Any]) -> Response:
+        return Response(201, {"access_token": self.emulator.issue_cdp_token(_need(body, "login"))})
+
+    def _cdp_records(self, query: dict[str, str], body: dict[str, Any]) -> Response:
+        records = self.emulator.cdp_records(_need(query, "tenant_id"), _need(query, "entity"))
+        return Response(200, {"records": records})

@@ -13,6 +13,8 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlencode
 
+__all__ = ["ClockClient", "EmulatorAdminError", "EmulatorClient"]
+
 
 class EmulatorAdminError(RuntimeError):
     """The admin API answered with an error.
@@ -98,7 +100,7 @@ class EmulatorClient:
         status: int | None = None,
         seconds: float | None = None,
         retry_after: int | None = None,
-    ) -> list[dict]:
+    ) -> list[dict]:  # Emulator.inject's parameters, spelt out on purpose: the client mirrors it
         """Inject a fault (see ``Emulator.inject``); returns the active faults."""
         body = {
             "route": route,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 import time
 
+__all__ = ["Clock"]
+
 
 class Clock:
     """Emulator time = real time + offset (seconds since the epoch, UTC)."""

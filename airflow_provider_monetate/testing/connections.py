@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+__all__ = ["cdp_connection", "monetate_connection", "to_json"]
+
 
 def monetate_connection(
     url: str,

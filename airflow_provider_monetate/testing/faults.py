@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 
 from airflow_provider_monetate.testing.routes import ALL_ROUTES, ROUTES
 
+__all__ = ["FAULT_KINDS", "Fault", "FaultInjector", "FaultPlan"]
+
 FAULT_KINDS = ("latency", "status", "drop", "slow")
 
 

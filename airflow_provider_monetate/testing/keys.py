@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+__all__ = ["KeyPair", "generate_key_pair", "public_key_pem_of", "sign_jwt"]
+
 
 class KeyPair(NamedTuple):
     """PEM texts of an RSA key pair (PKCS#8 private key, SPKI public key)."""

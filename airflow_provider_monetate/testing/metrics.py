@@ -10,6 +10,16 @@ from urllib.parse import parse_qsl, urlencode
 
 from airflow_provider_monetate.testing.routes import ROUTES
 
+__all__ = [
+    "REDACTED",
+    "UNMATCHED",
+    "Counters",
+    "RequestLog",
+    "loggable_headers",
+    "redact_authorization",
+    "redact_target",
+]
+
 REDACTED = "[REDACTED]"
 UNMATCHED = "unmatched"
 

@@ -22,6 +22,8 @@ import pytest
 if TYPE_CHECKING:
     from airflow_provider_monetate.testing.server import Emulator
 
+__all__ = ["EmulatorHandle", "emulator", "monetate_emulator"]
+
 MONETATE_USERNAME = "api-test-user"
 MONETATE_SHORTNAME = "testshop"
 CDP_LOGIN = "test-integration"

@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "ALL_ROUTES",
+    "CDP_AUTH",
+    "CDP_TOKEN",
+    "CDP_TRACKER",
+    "MONETATE_AUTH",
+    "MONETATE_DATA",
+    "MONETATE_PRIVACY_STATUS",
+    "MONETATE_RECORD",
+    "MONETATE_SCHEMA",
+    "MONETATE_UPLOAD",
+    "ROUTES",
+]
+
 MONETATE_AUTH = "monetate.auth"
 MONETATE_SCHEMA = "monetate.schema"  # schema/ and schematype/
 MONETATE_UPLOAD = "monetate.upload"

@@ -2,7 +2,8 @@
 
 Paths do not collide, so one port serves Monetate (``/api/...``), the CDP auth host
 (``/token``, ``/authentication``), the CDP API host (``/v2/...``) and the admin API
-(``/__emulator__/...``, never faulted, counted or logged).
+(``/__emulator__/...``, never faulted, counted or logged). The services (``monetate/``,
+``acquia_cdp/``) resolve paths and answer; this module decides faults, counts and logs.
 """
 
 from __future__ import annotations
@@ -13,34 +14,22 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from airflow_provider_monetate.testing.acquia_cdp import CdpService, cdp_error
+from airflow_provider_monetate.testing.acquia_cdp import CdpService
 from airflow_provider_monetate.testing.admin import ADMIN_PREFIX, AdminApi
 from airflow_provider_monetate.testing.clock import Clock
 from airflow_provider_monetate.testing.faults import Fault, FaultInjector, FaultPlan
 from airflow_provider_monetate.testing.metrics import Counters, RequestLog, loggable_headers, redact_target
-from airflow_provider_monetate.testing.monetate import MonetateService, error_response
-from airflow_provider_monetate.testing.wire import ApiError, Request, Response
+from airflow_provider_monetate.testing.monetate import MonetateService
+from airflow_provider_monetate.testing.wire import ApiError, Handler, Request, Response, Service
+
+__all__ = ["HOST", "MONETATE_PATH_PREFIX", "Emulator"]
 
 HOST = "127.0.0.1"  # never listen beyond loopback
-_FAULT_CODES = {
-    429: "TOO_MANY_REQUESTS",
-    500: "E500_INTERNAL_SERVER_ERROR",
-    502: "BAD_GATEWAY",
-    503: "SERVICE_UNAVAILABLE",
-    504: "GATEWAY_TIMEOUT",
-}
-
-
-def fault_response(route: str, status: int, retry_after: int | None) -> Response:
-    """An injected error in the envelope of the route's API."""
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-    message = f"Injected fault: HTTP {status}."
-    if route.startswith("cdp."):
-        return cdp_error(status, _FAULT_CODES.get(status, f"E{status}"), message, headers=headers)
-    return error_response(status, message, headers)
+MONETATE_PATH_PREFIX = "/api/"  # unmatched paths under it answer in Monetate's envelope, others in CDP's
 
 
 class Emulator:
@@ -57,12 +46,15 @@ class Emulator:
         self.clock = Clock()
         self.monetate = MonetateService(self.clock)
         self.cdp = CdpService(self.clock)
+        self.services: tuple[Service, ...] = (self.monetate, self.cdp)
         self.faults = FaultInjector()
         self._counters = Counters()
         self._log = RequestLog()
         self._admin = AdminApi(self)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        #: How latency and slow faults wait; tests may replace it to see the waits without taking them.
+        self.sleep: Callable[[float], None] = time.sleep
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -120,7 +112,7 @@ class Emulator:
         status: int | None = None,
         seconds: float | None = None,
         retry_after: int | None = None,
-    ) -> Fault:
+    ) -> Fault:  # the same parameters as FaultInjector.inject, spelt out on purpose: a public method
         """Inject a fault; see :meth:`FaultInjector.inject` for the parameters."""
         return self.faults.inject(route, kind, count, status, seconds, retry_after)
 
@@ -142,8 +134,8 @@ class Emulator:
 
         :param users: also forget registered Monetate and CDP users.
         """
-        self.monetate.reset(users=users)
-        self.cdp.reset(users=users)
+        for service in self.services:
+            service.reset(users=users)
         self.faults.clear()
         self._counters.reset()
         self._log.reset()
@@ -231,8 +223,12 @@ class Emulator:
 
     # --- request handling ------------------------------------------------------------
 
-    def _resolve(self, request: Request):
-        return self.monetate.resolve(request.method, request.path) or self.cdp.resolve(request.method, request.path)
+    def _resolve(self, request: Request) -> tuple[Service | None, str | None, Handler | None, dict]:
+        for service in self.services:
+            resolved = service.resolve(request.method, request.path)
+            if resolved is not None:
+                return (service, *resolved)
+        return None, None, None, {}
 
     def handle(self, request: Request) -> tuple[Response | None, float]:
         """Answer one request.
@@ -242,30 +238,33 @@ class Emulator:
         """
         if request.path.startswith(ADMIN_PREFIX):
             return self._admin.handle(request), 0.0
-        resolved = self._resolve(request)
-        route, handler, params = resolved if resolved else (None, None, {})
+        service, route, handler, params = self._resolve(request)
         plan: FaultPlan | None = self.faults.take(route) if route else None
         if plan and plan.latency:
-            time.sleep(plan.latency)
+            self.sleep(plan.latency)
         if plan and plan.drop:
             self._record(request, route, None, plan)
             return None, 0.0
         if plan and plan.status is not None:
-            response = fault_response(route, plan.status, plan.retry_after)
+            headers = {"Retry-After": str(plan.retry_after)} if plan.retry_after is not None else {}
+            response = service.error(plan.status, f"Injected fault: HTTP {plan.status}.", headers)
         elif handler is None:
-            message = f"No such endpoint: {request.path}"
-            is_monetate = request.path.startswith("/api/")
-            response = error_response(404, message) if is_monetate else cdp_error(404, "NOT_FOUND", message)
+            owner = self.monetate if request.path.startswith(MONETATE_PATH_PREFIX) else self.cdp
+            response = owner.not_found(request.path)
         else:
-            try:
-                response = handler(request, params)
-            except ApiError as exc:
-                response = exc.response
-            except Exception:  # an emulator bug must still answer, and be visible
-                traceback.print_exc(file=sys.stderr)
-                response = error_response(500, "Emulator internal error.")
+            response = self._call(handler, request, params)
         self._record(request, route, response, plan)
         return response, plan.slow if plan else 0.0
+
+    def _call(self, handler: Handler, request: Request, params: dict) -> Response:
+        try:
+            return handler(request, params)
+        except ApiError as exc:
+            return exc.response
+        except Exception:  # an emulator bug must still answer, and be visible
+            traceback.print_exc(file=sys.stderr)
+            # Monetate's envelope whatever the route: how the emulator has always answered its own bugs.
+            return self.monetate.error(500, "Emulator internal error.")
 
     def _record(self, request: Request, route: str | None, response: Response | None, plan: FaultPlan | None) -> None:
         status = response.status if response is not None else None
@@ -349,7 +348,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         if delay:
-            time.sleep(delay)
+            self.server.emulator.sleep(delay)
         self._send(response)
 
     def _send(self, response: Response) -> None:

@@ -1,18 +1,21 @@
-"""Request and response value objects shared by the HTTP server and the API modules.
+"""The contract between the HTTP server and the service packages.
 
-The API modules never touch sockets: they take a :class:`Request` and return a
-:class:`Response` (or raise :class:`ApiError` carrying one), which keeps them testable
-and keeps fault injection, counters and logging in one place (``server.py``).
+The services (``monetate/``, ``acquia_cdp/``) never touch sockets: a :class:`Service`
+resolves a path to a route name and a :data:`Handler`, which takes a :class:`Request` and
+returns a :class:`Response` (or raises :class:`ApiError` carrying one). That keeps them
+testable and keeps fault injection, counters and logging in one place (``server``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
+
+__all__ = ["ApiError", "Handler", "Request", "Resolved", "Response", "Service"]
 
 _UNSET: Any = object()
 # msgspec (installed by Airflow) decodes and encodes several times faster than json: the
@@ -99,3 +102,25 @@ class ApiError(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__(response.status)
         self.response = response
+
+
+Handler = Callable[[Request, dict], Response]
+#: What :meth:`Service.resolve` finds: route name (``None``: counted as unmatched, never
+#: faulted), the handler, and the parameters taken from the path.
+Resolved = tuple[str | None, Handler, dict]
+
+
+class Service(Protocol):
+    """What the server needs from a service package (``MonetateService``, ``CdpService``)."""
+
+    def resolve(self, method: str, path: str) -> Resolved | None:
+        """The route for a request, or ``None`` when the path is not this service's."""
+
+    def error(self, status: int, message: str, headers: dict | None = None) -> Response:
+        """An error in this API's envelope (injected faults)."""
+
+    def not_found(self, path: str) -> Response:
+        """The answer to a path no route matches, in this API's envelope."""
+
+    def reset(self, users: bool = False) -> None:
+        """Forget data, tokens and configuration (and users, if asked)."""

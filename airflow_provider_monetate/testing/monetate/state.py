@@ -1,4 +1,7 @@
-"""Monetate account state: datasets (schema + rows + upload history) and privacy requests."""
+"""Monetate account state: datasets (schema + rows + upload history) and privacy requests.
+
+Plain objects, no HTTP and no locking: ``MonetateService`` holds its lock around them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,9 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_monetate.testing.monetate_schema import PRIVACY_TYPE, RowValidator
+from airflow_provider_monetate.testing.monetate.schema import PRIVACY_TYPE, RowValidator
+
+__all__ = ["DAY", "Account", "Dataset", "describe_status", "iso", "next_batch_after"]
 
 DAY = 86_400
 _schema_ids = itertools.count(1)
@@ -161,3 +166,12 @@ class Account:
         if any(d.has_identifier(customer_id) for d in self.datasets.values()):
             return "FOUND"
         return "NOT_FOUND"
+
+
+def describe_status(customer_id: str, status: str) -> str:
+    """Human-readable ``description`` for a privacy status."""
+    return {
+        "PENDING": f"The customer_id {customer_id} has been found and is pending removal.",
+        "FOUND": f"The customer_id {customer_id} has been found within Monetate's data stores.",
+        "NOT_FOUND": f"The customer_id {customer_id} has not been found within Monetate's data stores.",
+    }[status]

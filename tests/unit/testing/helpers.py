@@ -1,11 +1,27 @@
-"""Shared helpers for the emulator's own tests (imported by name; unique module name on purpose)."""
+"""Shared helpers for the emulator's own tests: HTTP clients for both APIs, sample data."""
 
 from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime, timezone
 
 import requests
+
+__all__ = [
+    "ATTRIBUTE_FIELDS",
+    "KEYED_FIELDS",
+    "TIMEOUT",
+    "CdpApi",
+    "DataApi",
+    "FreshTokenApi",
+    "assert_cdp_error",
+    "basic",
+    "customer",
+    "epoch",
+    "event_row",
+    "refresh",
+]
 
 TIMEOUT = 10
 
@@ -21,6 +37,17 @@ KEYED_FIELDS = {
     "tiers": {"data_type": "MULTI_STRING"},
     "vip": {"data_type": "BOOLEAN"},
 }
+CDP_ERROR_KEYS = {
+    "errorCode",
+    "userMessage",
+    "developerMessage",
+    "linkToErrorDoc",
+    "linkToResourceDoc",
+    "additionalInfo",
+}
+
+
+# --- Monetate ---------------------------------------------------------------------------
 
 
 class DataApi:
@@ -52,10 +79,51 @@ class DataApi:
         return self.post(f"data/{name}/", {"schema_rows": rows})
 
 
+class FreshTokenApi(DataApi):
+    """Mints a new token per call: for tests that jump the clock past token lifetimes."""
+
+    def __init__(self, emulator, mint):
+        super().__init__(emulator.url, "unused")
+        self._mint = mint
+
+    def _refresh(self):
+        self.session.headers["Authorization"] = "Token " + self._mint().json()["data"]["token"]
+
+    def get(self, path, **kwargs):
+        self._refresh()
+        return super().get(path, **kwargs)
+
+    def post(self, path, body, **kwargs):
+        self._refresh()
+        return super().post(path, body, **kwargs)
+
+
 def refresh(url: str, authorization: str | None, ttl=None) -> requests.Response:
     headers = {"Authorization": authorization} if authorization is not None else {}
     params = {"ttl": ttl} if ttl is not None else None
     return requests.get(f"{url}/api/auth/v0/refresh/", headers=headers, params=params, timeout=TIMEOUT)
+
+
+def event_row(i: int = 1, **overrides) -> dict:
+    """A valid row of a ``KEYED_FIELDS`` (event) dataset."""
+    row = {
+        "event_id": f"e-{i}",
+        "customer_id": f"C{i}",
+        "occurred_at": "2024-05-01T12:00:00.000000Z",
+        "points": 10,
+        "tiers": "gold,vip",
+        "vip": True,
+    }
+    row.update(overrides)
+    return row
+
+
+def epoch(text: str) -> float:
+    """Epoch seconds of a naive ISO date-time read as UTC."""
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+
+
+# --- Acquia CDP -------------------------------------------------------------------------
 
 
 def basic(login: str, password: str) -> str:
@@ -96,3 +164,18 @@ class CdpApi:
             headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
             timeout=TIMEOUT,
         )
+
+
+def assert_cdp_error(response, status: int, code: str) -> dict:
+    """The response is a CDP error envelope with this status and ``errorCode``; returns the body."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == CDP_ERROR_KEYS
+    assert body["errorCode"] == code
+    assert body["userMessage"]
+    return body
+
+
+def customer(number: str, **attrs) -> dict:
+    """A CDP customer record from source system ``crm``."""
+    return {"SourceSystemID": "crm", "SourceCustomerNumber": number, **attrs}

@@ -15,9 +15,24 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from airflow_provider_monetate.testing.clock import Clock
 
+__all__ = [
+    "ALGORITHMS",
+    "IAT_SKEW_SECONDS",
+    "TTL_DEFAULT",
+    "TTL_MAX",
+    "TTL_MIN",
+    "ApiKey",
+    "ApiToken",
+    "ApiUser",
+    "AuthError",
+    "MonetateAuth",
+]
+
+# Written apart from the provider's: the emulator checks the documents, not our reading of them.
 ALGORITHMS = ("RS256", "RS384", "RS512")
-# Skew allowed on the JWT ``iat`` claim, against the REAL wall clock (see clock.py).
+# Skew allowed on the JWT ``iat`` claim, against the REAL wall clock (see ``testing.clock``).
 IAT_SKEW_SECONDS = 60
+# Written apart from the provider's too: the prose's "15 minutes to 12 hours", default 1 hour.
 TTL_DEFAULT, TTL_MIN, TTL_MAX = 3600, 900, 43200
 
 _key_ids = itertools.count(1)

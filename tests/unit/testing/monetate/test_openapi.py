@@ -14,9 +14,10 @@ import jsonschema
 import pytest
 import yaml
 
-from airflow_provider_monetate.testing import monetate_schema
+from airflow_provider_monetate.testing.monetate import schema as monetate_schema
+from airflow_provider_monetate.testing.monetate.auth import ALGORITHMS
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"  # tests/fixtures
 EXAMPLE_FIELDS = {
     "example_field1": {"data_type": "STRING", "identifier": True},
     "example_field2": {"data_type": "DATETIME"},
@@ -165,7 +166,5 @@ def test_ttl_bounds_follow_the_prose(mint, auth_spec):
 
 
 def test_auth_algorithms_match_spec(auth_spec):
-    from airflow_provider_monetate.testing.monetate_auth import ALGORITHMS
-
     listed = re.findall(r"`(RS\d{3})`", auth_spec["paths"]["/refresh/"]["get"]["description"])
     assert set(listed) == set(ALGORITHMS)

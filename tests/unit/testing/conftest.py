@@ -1,4 +1,8 @@
-"""Fixtures for the emulator's own tests: real HTTP against the pytest-plugin emulator."""
+"""Fixtures for the emulator's own tests: real HTTP against the pytest-plugin emulator.
+
+``emulator`` and ``monetate_emulator`` come from the provider's pytest plugin (the
+``pytest11`` entry point); these build on them.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,9 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from emulator_helpers import CdpApi, DataApi, refresh
 
 from airflow_provider_monetate.testing import generate_key_pair, sign_jwt
+from tests.unit.testing.helpers import CdpApi, DataApi, refresh
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +36,7 @@ def mint(emulator) -> Callable[..., requests.Response]:
 
 @pytest.fixture
 def token(mint) -> str:
+    """A Monetate API token for the test user."""
     response = mint()
     assert response.status_code == 200, response.text
     return response.json()["data"]["token"]
@@ -39,6 +44,7 @@ def token(mint) -> str:
 
 @pytest.fixture
 def api(emulator, token) -> DataApi:
+    """A Data API session for ``testshop``/``production``."""
     return DataApi(emulator.url, token)
 
 

@@ -1,4 +1,4 @@
-"""Monetate Auth API, Data API and Consumer Data Privacy API handlers.
+"""Monetate Auth API, Data API and Consumer Data Privacy API: the URL table and its handlers.
 
 Paths (all with the trailing slash the spec uses)::
 
@@ -12,19 +12,23 @@ Paths (all with the trailing slash the spec uses)::
     POST  /api/data/v1/{shortname}/{env}/data/{name}/           monetate.data
     GET   /api/data/v1/{shortname}/{env}/data/{name}/?id=       monetate.record
     GET   /api/data/v1/{shortname}/{env}/customer-data-privacy/{name}/?id=   monetate.privacy_status
+
+The rules live next door (``auth``, ``schema``, ``state``); this module turns requests into
+calls on them and answers in the envelope of ``envelope``. It also holds the methods the
+:class:`~airflow_provider_monetate.testing.server.Emulator` offers for setup and inspection.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_monetate.testing import routes
 from airflow_provider_monetate.testing.clock import Clock
-from airflow_provider_monetate.testing.monetate_auth import ApiToken, AuthError, MonetateAuth
-from airflow_provider_monetate.testing.monetate_schema import (
+from airflow_provider_monetate.testing.monetate.auth import ApiToken, AuthError, MonetateAuth
+from airflow_provider_monetate.testing.monetate.envelope import envelope, error_response, fail
+from airflow_provider_monetate.testing.monetate.schema import (
     PRIVACY_TYPE,
     SCHEMA_TYPES,
     TYPE_FIELDS,
@@ -33,10 +37,10 @@ from airflow_provider_monetate.testing.monetate_schema import (
     validate_new_schema,
     validate_patch,
 )
-from airflow_provider_monetate.testing.monetate_state import Account, Dataset
-from airflow_provider_monetate.testing.wire import ApiError, Request, Response
+from airflow_provider_monetate.testing.monetate.state import Account, Dataset, describe_status
+from airflow_provider_monetate.testing.wire import Handler, Request, Resolved, Response
 
-Handler = Callable[[Request, dict], Response]
+__all__ = ["DEFAULT_BATCH_HOUR", "DEFAULT_ENVIRONMENTS", "RECORD_READS_PER_SECOND", "MonetateService"]
 
 _AUTH_PATH = "/api/auth/v0/refresh/"
 _DATA_PATH = re.compile(r"/api/data/v1/(?P<shortname>[^/]+)/(?P<env>[^/]+)/(?P<rest>.*)")
@@ -56,34 +60,12 @@ DEFAULT_BATCH_HOUR = 2.0
 RECORD_READS_PER_SECOND = 1.0
 
 
-def envelope(code: int, data: Any, **meta: Any) -> dict:
-    """The ``{"meta": ..., "data": ...}`` body every Monetate response uses."""
-    return {"meta": {"code": code, "errors": [], "warnings": [], **meta}, "data": data}
-
-
-def error_response(code: int, errors: list[dict] | str, headers: dict | None = None) -> Response:
-    """A Monetate error: ``data`` is null and ``meta.errors`` says why.
-
-    :param code: HTTP status.
-    :param errors: a message or a list of error objects.
-    :param headers: extra headers (``Retry-After``).
-    """
-    if isinstance(errors, str):
-        errors = [{"message": errors}]
-    body = {"meta": {"code": code, "errors": errors, "warnings": []}, "data": None}
-    return Response(code, body, headers or {})
-
-
-def _fail(code: int, errors: list[dict] | str, headers: dict | None = None) -> ApiError:
-    return ApiError(error_response(code, errors, headers))
-
-
 def _flag(request: Request, name: str) -> bool:
     return (request.query.get(name) or "").lower() in ("true", "1", "yes")
 
 
 class MonetateService:
-    """State and handlers for the Monetate APIs.
+    """The Monetate APIs: the URL table and handlers over ``auth`` and the accounts' ``state``.
 
     :param clock: the emulator clock.
     """
@@ -98,7 +80,7 @@ class MonetateService:
 
     # --- routing ---------------------------------------------------------------------
 
-    def resolve(self, method: str, path: str) -> tuple[str | None, Handler, dict] | None:
+    def resolve(self, method: str, path: str) -> Resolved | None:
         """Find the route for a request; ``None`` when the path is not a Monetate path."""
         if path == _AUTH_PATH:
             return routes.MONETATE_AUTH, self._only(method, "GET", self.refresh), {}
@@ -131,9 +113,17 @@ class MonetateService:
 
         return handler
 
+    def _not_found(self, request: Request, params: dict) -> Response:
+        return self.not_found(request.path)
+
+    def not_found(self, path: str) -> Response:
+        """A Monetate 404 for a path no route matches."""
+        return error_response(404, f"No such endpoint: {path}")
+
     @staticmethod
-    def _not_found(request: Request, params: dict) -> Response:
-        return error_response(404, f"No such endpoint: {request.path}")
+    def error(status: int, message: str, headers: dict | None = None) -> Response:
+        """A Monetate error envelope (for injected faults)."""
+        return error_response(status, message, headers)
 
     # --- auth ------------------------------------------------------------------------
 
@@ -143,7 +133,7 @@ class MonetateService:
             token = self.auth.mint(request.header("Authorization"), request.query.get("ttl"))
         except AuthError as exc:
             errors = [{"field": exc.field, "message": exc.message}] if exc.field else exc.message
-            raise _fail(exc.status, errors) from None
+            raise fail(exc.status, errors) from None
         data = {
             "token": token.value,
             "issued_at": token.issued_at,
@@ -157,16 +147,16 @@ class MonetateService:
         try:
             token: ApiToken = self.auth.check(request.header("Authorization"))
         except AuthError as exc:
-            raise _fail(exc.status, exc.message) from None
+            raise fail(exc.status, exc.message) from None
         shortname, env = params["shortname"], params["env"]
         if shortname not in self.auth.shortnames():
-            raise _fail(404, f"Unknown retailer shortname {shortname!r}.")
+            raise fail(404, f"Unknown retailer shortname {shortname!r}.")
         if env not in self.environments:
-            raise _fail(404, f"Unknown environment {env!r}.")
+            raise fail(404, f"Unknown environment {env!r}.")
         if token.shortname != shortname:
             # Tokens are bound to the retailer account of their API user (Consumer Data
             # Access docs: another retailer's token gets 401).
-            raise _fail(401, "This token does not belong to this retailer account.")
+            raise fail(401, "This token does not belong to this retailer account.")
         account = self.accounts.get((shortname, env))
         if account is None:
             account = self.accounts[(shortname, env)] = Account()
@@ -177,7 +167,7 @@ class MonetateService:
     def _dataset(account: Account, name: str) -> Dataset:
         dataset = account.datasets.get(name)
         if dataset is None:
-            raise _fail(404, f"Schema {name!r} does not exist.")
+            raise fail(404, f"Schema {name!r} does not exist.")
         return dataset
 
     @staticmethod
@@ -185,7 +175,7 @@ class MonetateService:
         try:
             return request.json()
         except ValueError as exc:
-            raise _fail(400, f"Request body is not valid JSON: {exc}") from None
+            raise fail(400, f"Request body is not valid JSON: {exc}") from None
 
     # --- schema ----------------------------------------------------------------------
 
@@ -203,7 +193,7 @@ class MonetateService:
             try:
                 schema = validate_new_schema(body, set(account.datasets))
             except SchemaError as exc:
-                raise _fail(400, exc.errors) from None
+                raise fail(400, exc.errors) from None
             dataset = account.datasets[schema["name"]] = Dataset(schema, self.clock.now())
             return Response(201, envelope(201, dataset.describe()))
 
@@ -220,7 +210,7 @@ class MonetateService:
             try:
                 what, value = validate_patch(dataset.schema, body)
             except SchemaError as exc:
-                raise _fail(400, exc.errors) from None
+                raise fail(400, exc.errors) from None
             if what == "fields":
                 dataset.set_fields(value)
             else:
@@ -237,7 +227,7 @@ class MonetateService:
         with self.lock:
             self._account(request, params)
         if params["type"] not in SCHEMA_TYPES:
-            raise _fail(404, f"Unknown schema type {params['type']!r}.")
+            raise fail(404, f"Unknown schema type {params['type']!r}.")
         return Response(200, envelope(200, {"name": params["type"], "fields": TYPE_FIELDS.get(params["type"], {})}))
 
     # --- data ------------------------------------------------------------------------
@@ -246,17 +236,17 @@ class MonetateService:
         """``POST data/{name}/``: validate every row; store all or nothing."""
         body = self._body(request)
         if not isinstance(body, dict) or not isinstance(body.get("schema_rows"), list):
-            raise _fail(400, [{"field": "schema_rows", "message": "Body must be an object with a schema_rows list."}])
+            raise fail(400, [{"field": "schema_rows", "message": "Body must be an object with a schema_rows list."}])
         rows = body["schema_rows"]
         sent = body.get("_sent_time")
         if sent is not None and not is_iso8601(sent):
-            raise _fail(400, [{"field": "_sent_time", "message": "_sent_time must be an ISO-8601 date-time."}])
+            raise fail(400, [{"field": "_sent_time", "message": "_sent_time must be an ISO-8601 date-time."}])
         with self.lock:
             account = self._account(request, params)
             dataset = self._dataset(account, params["name"])
             errors = dataset.validator.errors(rows)
             if errors:
-                raise _fail(400, errors)
+                raise fail(400, errors)
             now = self.clock.now()
             dataset.store(rows, now)
             if dataset.is_privacy:
@@ -270,15 +260,15 @@ class MonetateService:
             now = self.clock.now()
             last = account.last_record_read
             if last is not None and 0 <= now - last < 1 / RECORD_READS_PER_SECOND:
-                raise _fail(429, "Too many requests: at most 1 record read per second.", {"Retry-After": "1"})
+                raise fail(429, "Too many requests: at most 1 record read per second.", {"Retry-After": "1"})
             account.last_record_read = now
             dataset = self._dataset(account, params["name"])
             record_id = request.query.get("id")
             if not record_id:
-                raise _fail(400, [{"field": "id", "message": "The id query parameter is required."}])
+                raise fail(400, [{"field": "id", "message": "The id query parameter is required."}])
             rows = dataset.find(record_id)
         if not rows:
-            raise _fail(404, f"No record with id {record_id!r} in {params['name']!r}.")
+            raise fail(404, f"No record with id {record_id!r} in {params['name']!r}.")
         return Response(200, envelope(200, {"schema_rows": rows}))
 
     def upload_history(self, request: Request, params: dict) -> Response:
@@ -295,14 +285,14 @@ class MonetateService:
             account = self._account(request, params)
             dataset = account.datasets.get(params["name"])
             if dataset is None or not dataset.is_privacy:
-                raise _fail(404, f"{params['name']!r} is not a {PRIVACY_TYPE} dataset.")
+                raise fail(404, f"{params['name']!r} is not a {PRIVACY_TYPE} dataset.")
             customer_id = request.query.get("id")
             if not customer_id:
-                raise _fail(400, [{"field": "id", "message": "The id query parameter is required."}])
+                raise fail(400, [{"field": "id", "message": "The id query parameter is required."}])
             status = account.privacy_status(customer_id)
         return Response(200, envelope(200, {"status": status, "description": describe_status(customer_id, status)}))
 
-    # --- admin -----------------------------------------------------------------------
+    # --- setup and inspection (the Emulator's methods) -------------------------------
 
     def configure(self, environments: Any = None, nightly_batch_hour: Any = None) -> None:
         """Change the accepted environments and/or the nightly batch hour (UTC)."""
@@ -321,6 +311,7 @@ class MonetateService:
             self.batch_hour = hour
 
     def config(self) -> dict:
+        """``environments`` and ``nightly_batch_hour``."""
         return {"environments": list(self.environments), "nightly_batch_hour": self.batch_hour}
 
     def account_for_admin(self, shortname: str, environment: str) -> Account:
@@ -353,17 +344,10 @@ class MonetateService:
             return self.account_for_admin(shortname, environment).privacy_status(customer_id)
 
     def reset(self, users: bool = False) -> None:
+        """Forget accounts, tokens and switches (and users, if asked)."""
         with self.lock:
             self.accounts.clear()
             self.auth.reset(users=users)
             self.environments = DEFAULT_ENVIRONMENTS
             self.batch_hour = DEFAULT_BATCH_HOUR
 
-
-def describe_status(customer_id: str, status: str) -> str:
-    """Human-readable ``description`` for a privacy status."""
-    return {
-        "PENDING": f"The customer_id {customer_id} has been found and is pending removal.",
-        "FOUND": f"The customer_id {customer_id} has been found within Monetate's data stores.",
-        "NOT_FOUND": f"The customer_id {customer_id} has not been found within Monetate's data stores.",
-    }[status]

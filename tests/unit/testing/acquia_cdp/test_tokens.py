@@ -1,4 +1,4 @@
-"""Acquia CDP token management: create, verify, extend, delete, wipe, limits, invalidation."""
+"""Acquia CDP tokens: create, verify, extend, delete, wipe; per-cycle limits, invalidation; sessions."""
 
 from __future__ import annotations
 
@@ -6,25 +6,10 @@ import uuid
 
 import pytest
 import requests
-from emulator_helpers import TIMEOUT
+
+from tests.unit.testing.helpers import TIMEOUT, assert_cdp_error
 
 LIFETIME = 15_599_999
-
-
-def _assert_cdp_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {
-        "errorCode",
-        "userMessage",
-        "developerMessage",
-        "linkToErrorDoc",
-        "linkToResourceDoc",
-        "additionalInfo",
-    }
-    assert body["errorCode"] == code
-    assert body["userMessage"]
-    return body
 
 
 def test_create_returns_uuid_bearer_token(emulator, cdp):
@@ -52,22 +37,22 @@ def test_token_expires_after_180_days(emulator, cdp):
     emulator.clock.advance(LIFETIME - 10)
     assert cdp.verify(token).status_code == 200
     emulator.clock.advance(20)
-    _assert_cdp_error(cdp.verify(token), 401, "INVALID_TOKEN")
+    assert_cdp_error(cdp.verify(token), 401, "INVALID_TOKEN")
 
 
 def test_bad_credentials_and_scheme(cdp):
-    _assert_cdp_error(cdp.create(password="wrong"), 401, "INVALID_CREDENTIALS")
-    _assert_cdp_error(cdp.create(login="nobody"), 401, "INVALID_CREDENTIALS")
-    _assert_cdp_error(cdp.create(scheme="a1webtag"), 400, "INVALID_SCHEME")
-    _assert_cdp_error(cdp.verify("not-a-token"), 401, "INVALID_TOKEN")
+    assert_cdp_error(cdp.create(password="wrong"), 401, "INVALID_CREDENTIALS")
+    assert_cdp_error(cdp.create(login="nobody"), 401, "INVALID_CREDENTIALS")
+    assert_cdp_error(cdp.create(scheme="a1webtag"), 400, "INVALID_SCHEME")
+    assert_cdp_error(cdp.verify("not-a-token"), 401, "INVALID_TOKEN")
 
 
 def test_all_previous_invalidation_keeps_only_newest(emulator, cdp):
     first = cdp.create().json()["access_token"]
     second = cdp.create().json()["access_token"]
-    _assert_cdp_error(cdp.verify(first), 401, "INVALID_TOKEN")
+    assert_cdp_error(cdp.verify(first), 401, "INVALID_TOKEN")
     assert cdp.verify(second).status_code == 200
-    _assert_cdp_error(cdp.track({"events": [{"SourceSystemID": "x", "Type": "t"}]}, first), 401, "INVALID_TOKEN")
+    assert_cdp_error(cdp.track({"events": [{"SourceSystemID": "x", "Type": "t"}]}, first), 401, "INVALID_TOKEN")
     assert emulator.cdp_stats()["users"][emulator.cdp_login]["active_tokens"] == 1
 
 
@@ -82,7 +67,7 @@ def test_evict_oldest_still_enforces_the_cycle_limit(emulator, cdp):
     emulator.configure(invalidation="evict_oldest")
     login, password = emulator.create_cdp_user(environment="PROD")
     tokens = [cdp.create(login, password).json()["access_token"] for _ in range(3)]
-    _assert_cdp_error(cdp.create(login, password), 400, "TOKEN_LIMIT_EXCEEDED")
+    assert_cdp_error(cdp.create(login, password), 400, "TOKEN_LIMIT_EXCEEDED")
     assert all(cdp.verify(t).status_code == 200 for t in tokens)
 
 
@@ -91,7 +76,7 @@ def test_limit_per_environment_and_wipe_starts_new_cycle(emulator, cdp, environm
     login, password = emulator.create_cdp_user(environment=environment)
     for _ in range(limit):
         assert cdp.create(login, password).status_code == 200
-    body = _assert_cdp_error(cdp.create(login, password), 400, "TOKEN_LIMIT_EXCEEDED")
+    body = assert_cdp_error(cdp.create(login, password), 400, "TOKEN_LIMIT_EXCEEDED")
     assert str(limit) in body["userMessage"]
     assert environment in body["userMessage"]
     assert "wipe" in body["userMessage"].lower()
@@ -128,11 +113,11 @@ def test_delete_one_token_does_not_reset_the_cycle(emulator, cdp):
     )
     assert deleted.status_code == 200
     assert deleted.json() == {"status": "deleted"}
-    _assert_cdp_error(cdp.verify(token), 401, "INVALID_TOKEN")
+    assert_cdp_error(cdp.verify(token), 401, "INVALID_TOKEN")
     assert emulator.cdp_stats()["users"][emulator.cdp_login]["created_in_cycle"] == 1
     for _ in range(4):
         assert cdp.create().status_code == 200
-    _assert_cdp_error(cdp.create(), 400, "TOKEN_LIMIT_EXCEEDED")
+    assert_cdp_error(cdp.create(), 400, "TOKEN_LIMIT_EXCEEDED")
 
 
 def _extend(cdp, token):
@@ -159,14 +144,14 @@ def test_extend_prolongs_by_the_configured_period(emulator, cdp):
 
 
 def test_extend_invalid_token_is_401(cdp):
-    _assert_cdp_error(_extend(cdp, "nope"), 401, "INVALID_TOKEN")
+    assert_cdp_error(_extend(cdp, "nope"), 401, "INVALID_TOKEN")
 
 
 def test_get_with_basic_returns_newest_valid_token(emulator, cdp):
     response = requests.get(
         f"{cdp.url}/token", params={"scheme": "a1user"}, headers={"Authorization": cdp.basic()}, timeout=TIMEOUT
     )
-    _assert_cdp_error(response, 401, "INVALID_TOKEN")
+    assert_cdp_error(response, 401, "INVALID_TOKEN")
     emulator.configure(invalidation="evict_oldest")
     cdp.create()
     newest = cdp.create().json()["access_token"]
@@ -185,7 +170,7 @@ def test_unknown_action_is_400(cdp):
         headers={"Authorization": cdp.basic()},
         timeout=TIMEOUT,
     )
-    _assert_cdp_error(response, 400, "INVALID_ACTION")
+    assert_cdp_error(response, 400, "INVALID_ACTION")
 
 
 def test_issue_cdp_token_helper_obeys_the_rules(emulator, cdp):
@@ -215,5 +200,5 @@ def test_login_and_logout(emulator, cdp):
         headers={"Authorization": f"Bearer {session_token}"},
         timeout=TIMEOUT,
     )
-    _assert_cdp_error(again, 401, "INVALID_TOKEN")
+    assert_cdp_error(again, 401, "INVALID_TOKEN")
     assert emulator.counters()["cdp.auth"]["auth_calls"] == 1

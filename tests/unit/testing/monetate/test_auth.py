@@ -10,9 +10,9 @@ import re
 import time
 
 import pytest
-from emulator_helpers import DataApi, refresh
+import requests
 
-from airflow_provider_monetate.testing import sign_jwt
+from tests.unit.testing.helpers import TIMEOUT, DataApi, refresh
 
 
 def _b64(data: bytes) -> str:
@@ -113,9 +113,7 @@ def test_ttl_in_range_is_echoed(mint, ttl):
 )
 def test_data_api_rejects_bad_token_headers(emulator, token, authorization):
     headers = {"Authorization": authorization.format(token=token)} if authorization else {}
-    import requests
-
-    response = requests.get(f"{emulator.url}/api/data/v1/testshop/production/schema/", headers=headers, timeout=10)
+    response = requests.get(f"{emulator.url}/api/data/v1/testshop/production/schema/", headers=headers, timeout=TIMEOUT)
     assert response.status_code == 401
     assert response.json()["meta"]["code"] == 401
 
@@ -149,25 +147,3 @@ def test_rekeyed_user_gets_working_tokens_again(emulator, mint, other_keys):
     emulator.deactivate_monetate_key(emulator.monetate_username)
     emulator.add_monetate_user(emulator.monetate_username, other_keys.public_key_pem, "testshop")
     assert mint(private_key_pem=other_keys.private_key_pem).status_code == 200
-
-
-def test_unknown_shortname_or_environment_is_404(emulator, token):
-    assert DataApi(emulator.url, token, shortname="nosuchshop").get("schema/").status_code == 404
-    assert DataApi(emulator.url, token, environment="staging").get("schema/").status_code == 404
-    emulator.configure(environments=["production", "staging"])
-    assert DataApi(emulator.url, token, environment="staging").get("schema/").status_code == 200
-
-
-def test_token_bound_to_its_retailer_account(emulator, other_keys):
-    emulator.add_monetate_user("api-other", other_keys.public_key_pem, "othershop")
-    other = refresh(emulator.url, "JWT " + sign_jwt(other_keys.private_key_pem, "api-other")).json()["data"]["token"]
-    assert DataApi(emulator.url, other, shortname="othershop").get("schema/").status_code == 200
-    assert DataApi(emulator.url, other, shortname="testshop").get("schema/").status_code == 401
-
-
-def test_paths_need_the_trailing_slash(emulator, api):
-    import requests
-
-    url = f"{emulator.url}/api/data/v1/testshop/production/schema"
-    response = requests.get(url, headers={"Authorization": api.session.headers["Authorization"]}, timeout=10)
-    assert response.status_code == 404

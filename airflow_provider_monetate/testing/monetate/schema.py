@@ -3,6 +3,10 @@
 Rules come from the Data API spec (``components.schemas.Schema`` / ``Field``) and the
 Consumer Data Privacy seed document, which overrides the spec's ``minProperties: 1`` for
 ``customer_data_privacy`` schemas (``fields: {}`` is allowed; the type supplies the columns).
+
+Written apart from the provider's dataset and row rules, though some constants read alike:
+the emulator stands for Monetate and checks the client, so it must not share the client's
+reading of the documents (a mistake there would then pass its own test).
 """
 
 from __future__ import annotations
@@ -12,6 +16,26 @@ import re
 from datetime import date
 from typing import Any
 
+__all__ = [
+    "CHECKERS",
+    "DATA_TYPES",
+    "FIELD_FLAGS",
+    "MAX_FIELDS",
+    "MAX_ROW_ERRORS",
+    "NAME_MAX_LENGTH",
+    "NAME_PATTERN",
+    "PRIVACY_STATUSES",
+    "PRIVACY_TYPE",
+    "SCHEMA_TYPES",
+    "TYPE_FIELDS",
+    "RowValidator",
+    "SchemaError",
+    "is_iso8601",
+    "validate_new_schema",
+    "validate_patch",
+]
+
+# Written apart from the provider's: the emulator checks the documents, not our reading of them.
 SCHEMA_TYPES = (
     "agil_one",
     "attribute",
@@ -25,12 +49,13 @@ SCHEMA_TYPES = (
     "product_recommendation",
     "purchase",
 )
+# Written apart from the provider's, for the same reason (the Data API spec's Field enum).
 DATA_TYPES = ("STRING", "MULTI_STRING", "BOOLEAN", "DATETIME", "NUMBER", "GOOGLE_PRODUCT_CATEGORY")
 FIELD_FLAGS = ("identifier", "unique_key", "event_time", "required")
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 NAME_MAX_LENGTH = 64
-MAX_FIELDS = 40
-PRIVACY_TYPE = "customer_data_privacy"
+MAX_FIELDS = 40  # the spec's prose; the provider checks the same limit on its own
+PRIVACY_TYPE = "customer_data_privacy"  # named apart from the provider's constant on purpose
 PRIVACY_STATUSES = ("PENDING", "FOUND", "NOT_FOUND")
 
 _NAME_RE = re.compile(NAME_PATTERN)

@@ -4,7 +4,7 @@ The tracker accepts one JSON object whose keys name entity collections and whose
 are arrays of FLAT objects: a nested object or array as an attribute value is rejected,
 as is an empty string (omit the attribute or send null instead).
 
-Written apart from the provider's own ``cdp_payload`` on purpose, though a few helpers
+Written apart from the provider's own payload rules on purpose, though a few helpers
 read alike: the emulator stands for Acquia and checks the client, so it must not share the
 client's reading of the rules (a mistake there would then pass its own test).
 """
@@ -13,6 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = [
+    "DEFAULT_SOURCE_SYSTEM_ID",
+    "KEYLESS_ENTITIES",
+    "MAX_PAYLOAD_ERRORS",
+    "entity_name",
+    "key_field",
+    "payload_errors",
+    "record_key",
+]
+
+# Written apart from the provider's: the emulator checks the documents, not our reading of them.
 DEFAULT_SOURCE_SYSTEM_ID = "KFK_0"  # what CDP assigns when SourceSystemID is missing
 KEYLESS_ENTITIES = frozenset({"Event"})
 MAX_PAYLOAD_ERRORS = 100

@@ -1,4 +1,4 @@
-"""The one-command emulator: prints working connection JSON, then serves until SIGTERM."""
+"""The one-command emulator (``__main__``): prints working connection JSON, then serves until SIGTERM."""
 
 from __future__ import annotations
 
@@ -45,6 +45,57 @@ def _exports(lines: list[str]) -> dict[str, str]:
     return exports
 
 
+def _check_monetate_connection(exports: dict[str, str], url: str, state: Path) -> Path:
+    """The Monetate connection works against the emulator; returns its key file."""
+    monetate = json.loads(exports["AIRFLOW_CONN_MONETATE_DEFAULT"])
+    assert set(monetate) == {"conn_type", "host", "login", "extra"}
+    assert (monetate["conn_type"], monetate["host"], monetate["login"]) == ("monetate", url, "api-demo-etl")
+    assert set(monetate["extra"]) == {"shortname", "private_key_path"}
+    assert monetate["extra"]["shortname"] == "demo"
+    key_path = Path(monetate["extra"]["private_key_path"])
+    assert key_path.parent == state
+    assert key_path.stat().st_mode & 0o077 == 0  # private key not readable by others
+
+    jwt_text = sign_jwt(key_path.read_text(), monetate["login"])
+    minted = requests.get(f"{url}/api/auth/v0/refresh/", headers={"Authorization": f"JWT {jwt_text}"}, timeout=10)
+    assert minted.status_code == 200
+    token = minted.json()["data"]["token"]
+    schemas = requests.get(
+        f"{url}/api/data/v1/demo/production/schema/", headers={"Authorization": f"Token {token}"}, timeout=10
+    )
+    assert schemas.status_code == 200
+    return key_path
+
+
+def _check_cdp_connection(exports: dict[str, str], url: str) -> None:
+    """The CDP connection's token verifies and can write to the tracker."""
+    cdp = json.loads(exports["AIRFLOW_CONN_ACQUIA_CDP_DEFAULT"])
+    assert set(cdp) == {"conn_type", "host", "login", "password", "extra"}
+    assert cdp["conn_type"] == "acquia_cdp" and cdp["host"] == url
+    assert set(cdp["extra"]) == {
+        "auth_host", "tenant_id", "environment", "token", "token_variable", "source_system_id"}
+    assert (cdp["extra"]["auth_host"], cdp["extra"]["tenant_id"], cdp["extra"]["environment"]) == (
+        url,
+        "1234",
+        "CS",
+    )
+    verified = requests.get(
+        f"{url}/token",
+        params={"scheme": "a1user"},
+        headers={"Authorization": f"Bearer {cdp['extra']['token']}"},
+        timeout=10,
+    )
+    assert verified.status_code == 200
+    tracked = requests.post(
+        f"{url}/v2/1234/dw/tracker",
+        params={"scheme": "a1user"},
+        json={"customers": [{"SourceSystemID": "demo", "SourceCustomerNumber": "C-1"}]},
+        headers={"Authorization": f"Bearer {cdp['extra']['token']}"},
+        timeout=10,
+    )
+    assert tracked.status_code == 200
+
+
 def test_cli_prints_working_connections(tmp_path: Path):
     env_file = tmp_path / "emulator.env"
     ready_file = tmp_path / "ready"
@@ -58,50 +109,8 @@ def test_cli_prints_working_connections(tmp_path: Path):
         assert ready_file.read_text().strip() == url
         exports = _exports(lines)
         assert exports == _exports(env_file.read_text().splitlines())
-
-        monetate = json.loads(exports["AIRFLOW_CONN_MONETATE_DEFAULT"])
-        assert set(monetate) == {"conn_type", "host", "login", "extra"}
-        assert (monetate["conn_type"], monetate["host"], monetate["login"]) == ("monetate", url, "api-demo-etl")
-        assert set(monetate["extra"]) == {"shortname", "private_key_path"}
-        assert monetate["extra"]["shortname"] == "demo"
-        key_path = Path(monetate["extra"]["private_key_path"])
-        assert key_path.parent == state
-        assert key_path.stat().st_mode & 0o077 == 0  # private key not readable by others
-
-        jwt_text = sign_jwt(key_path.read_text(), monetate["login"])
-        minted = requests.get(f"{url}/api/auth/v0/refresh/", headers={"Authorization": f"JWT {jwt_text}"}, timeout=10)
-        assert minted.status_code == 200
-        token = minted.json()["data"]["token"]
-        schemas = requests.get(
-            f"{url}/api/data/v1/demo/production/schema/", headers={"Authorization": f"Token {token}"}, timeout=10
-        )
-        assert schemas.status_code == 200
-
-        cdp = json.loads(exports["AIRFLOW_CONN_ACQUIA_CDP_DEFAULT"])
-        assert set(cdp) == {"conn_type", "host", "login", "password", "extra"}
-        assert cdp["conn_type"] == "acquia_cdp" and cdp["host"] == url
-        assert set(cdp["extra"]) == {
-            "auth_host", "tenant_id", "environment", "token", "token_variable", "source_system_id"}
-        assert (cdp["extra"]["auth_host"], cdp["extra"]["tenant_id"], cdp["extra"]["environment"]) == (
-            url,
-            "1234",
-            "CS",
-        )
-        verified = requests.get(
-            f"{url}/token",
-            params={"scheme": "a1user"},
-            headers={"Authorization": f"Bearer {cdp['extra']['token']}"},
-            timeout=10,
-        )
-        assert verified.status_code == 200
-        tracked = requests.post(
-            f"{url}/v2/1234/dw/tracker",
-            params={"scheme": "a1user"},
-            json={"customers": [{"SourceSystemID": "demo", "SourceCustomerNumber": "C-1"}]},
-            headers={"Authorization": f"Bearer {cdp['extra']['token']}"},
-            timeout=10,
-        )
-        assert tracked.status_code == 200
+        key_path = _check_monetate_connection(exports, url, state)
+        _check_cdp_connection(exports, url)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

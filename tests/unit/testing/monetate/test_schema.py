@@ -1,9 +1,12 @@
-"""Monetate Data API schema endpoints: create/get/list/patch and schema types."""
+"""Monetate schema rules: schema definitions (create/get/list/patch, schema types) and the
+row rules every posted row is checked against."""
 
 from __future__ import annotations
 
 import pytest
-from emulator_helpers import ATTRIBUTE_FIELDS, KEYED_FIELDS
+
+from airflow_provider_monetate.testing.monetate.schema import is_iso8601
+from tests.unit.testing.helpers import ATTRIBUTE_FIELDS, KEYED_FIELDS, event_row
 
 IDENT = {"customer_id": {"data_type": "STRING", "identifier": True}}
 
@@ -184,7 +187,89 @@ def test_schema_types(api):
     assert api.get("schematype/nonsense/").status_code == 404
 
 
-def test_schema_route_counters(emulator, api):
-    api.get("schema/")
-    api.get("schematype/")
-    assert emulator.counters()["monetate.schema"]["requests"] == 2
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("customer_id", ""),
+        ("customer_id", " C1"),
+        ("customer_id", "C1\n"),
+        ("customer_id", 42),
+        ("tiers", ""),
+        ("tiers", ["gold", "vip"]),
+        ("points", "10"),
+        ("points", True),
+        ("occurred_at", "yesterday"),
+        ("occurred_at", "2024-13-01T00:00:00Z"),
+        ("occurred_at", 1714564800),
+        ("vip", "true"),
+        ("vip", 1),
+        ("event_id", None),
+        ("customer_id", None),
+        ("surprise", "field"),
+    ],
+)
+def test_invalid_value_names_row_and_field_and_stores_nothing(emulator, keyed, field, value):
+    rows = [event_row(0), event_row(1), event_row(2, **{field: value})]
+    response = keyed.post_rows("events", rows)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["data"] is None
+    assert {"row": 2, "field": field} == {k: body["meta"]["errors"][0][k] for k in ("row", "field")}
+    assert body["meta"]["errors"][0]["message"]
+    assert emulator.monetate_rows("testshop", "events") == []
+    assert keyed.get("upload/events/").json()["data"] == []
+
+
+def test_missing_required_fields_reported(keyed):
+    response = keyed.post_rows("events", [{"points": 1}])
+    errors = {e["field"] for e in response.json()["meta"]["errors"]}
+    assert errors == {"event_id", "customer_id"}
+
+
+def test_every_bad_row_is_reported(keyed):
+    response = keyed.post_rows("events", [event_row(0, points="x"), event_row(1), event_row(2, vip="no"), "not a row"])
+    assert [(e["row"], e["field"]) for e in response.json()["meta"]["errors"]] == [(0, "points"), (2, "vip"), (3, None)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-05-01",
+        "2024-05-01T12:00:00Z",
+        "2024-05-01T12:00:00.000145Z",
+        "2024-05-01T12:00:00+02:00",
+        "2024-05-01 12:00",
+    ],
+)
+def test_iso8601_variants_accepted(keyed, value):
+    assert keyed.post_rows("events", [event_row(1, occurred_at=value)]).status_code == 201
+
+
+def test_optional_fields_may_be_absent_or_null(keyed):
+    rows = [{"event_id": "e", "customer_id": "c", "occurred_at": "2024-05-01"}, event_row(2, points=None)]
+    assert keyed.post_rows("events", rows).status_code == 201
+
+
+def test_privacy_rows_need_both_columns(shop):
+    response = shop.post_rows("gdpr", [{"customer_id": "C1"}])
+    assert response.status_code == 400
+    assert response.json()["meta"]["errors"][0] == {
+        "row": 0,
+        "field": "delete_request_time",
+        "message": "delete_request_time is required.",
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("2024-02-29", True),
+        ("2023-02-29", False),  # not a calendar date
+        ("2024-05-01T24:00:00Z", False),
+        ("2024-05-01T12:00:00,5+0200", True),
+        ("2024-05-01T12:00:00Zjunk", False),
+        (20240501, False),
+    ],
+)
+def test_is_iso8601(value, valid):
+    assert is_iso8601(value) is valid

@@ -1,0 +1,86 @@
+"""Acquia CDP tracker payload rules: flat records only, no empty strings, keys required,
+DeleteFlag boolean; a violation is a 422 naming its path, and nothing is stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_monetate.testing.acquia_cdp.payload import (
+    MAX_PAYLOAD_ERRORS,
+    entity_name,
+    key_field,
+    payload_errors,
+    record_key,
+)
+from tests.unit.testing.helpers import customer
+
+
+@pytest.mark.parametrize(
+    ("record", "path"),
+    [
+        ({"Address": {"City": "Boston"}}, "customers[3].Address"),
+        ({"Tags": ["a", "b"]}, "customers[3].Tags"),
+        ({"Email": ""}, "customers[3].Email"),
+    ],
+)
+def test_nested_values_and_empty_strings_are_422_naming_the_path(emulator, cdp, cdp_token, record, path):
+    customers = [customer(f"C-{i}") for i in range(3)] + [customer("C-3", **record)]
+    response = cdp.track({"customers": customers}, cdp_token)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["errorCode"] == "INVALID_PAYLOAD"
+    assert path in body["userMessage"]
+    assert [e["path"] for e in body["additionalInfo"]["errors"]] == [path]
+    assert emulator.cdp_records("1234", "customers") == []  # nothing stored
+
+
+def test_null_values_are_fine(cdp, cdp_token):
+    assert cdp.track({"customers": [customer("C-1", Email=None)]}, cdp_token).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [["customers"], {"customers": {"SourceCustomerNumber": "C-1"}}, {"customers": ["C-1"]}],
+    ids=["array-body", "object-not-array", "array-of-strings"],
+)
+def test_envelope_shape_violations_are_422(cdp, cdp_token, body):
+    assert cdp.track(body, cdp_token).status_code == 422
+
+
+def test_keyed_entity_needs_its_key(cdp, cdp_token):
+    response = cdp.track({"customers": [{"SourceSystemID": "crm", "Email": "a@example.com"}]}, cdp_token)
+    assert response.status_code == 422
+    assert response.json()["additionalInfo"]["errors"][0]["path"] == "customers[0].SourceCustomerNumber"
+
+
+def test_delete_flag_must_be_boolean(cdp, cdp_token):
+    assert cdp.track({"customers": [customer("C-1", DeleteFlag="true")]}, cdp_token).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("collection", "entity", "key"),
+    [
+        ("customers", "Customer", "SourceCustomerNumber"),
+        ("transactionItems", "TransactionItem", "SourceTransactionItemNumber"),
+        ("Address", "Address", "SourceAddressNumber"),  # a double "ss" is not a plural
+        ("PetInfo", "PetInfo", "SourcePetInfoNumber"),
+        ("events", "Event", None),  # keyless
+    ],
+)
+def test_entity_names_and_keys(collection, entity, key):
+    assert entity_name(collection) == entity
+    assert key_field(entity) == key
+
+
+def test_record_key_number_first_then_a_customers_uuid():
+    assert record_key("Customer", {"SourceCustomerNumber": 7, "UUID": "u"}) == "7"
+    assert record_key("Customer", {"UUID": "u"}) == "UUID:u"
+    assert record_key("Transaction", {"UUID": "u"}) is None
+    assert record_key("Event", {"Type": "open"}) is None
+
+
+def test_payload_errors_are_capped_and_not_an_object_is_one_error():
+    body = {"customers": [{"Email": ""} for _ in range(MAX_PAYLOAD_ERRORS)]}
+    assert len(payload_errors(body)) == MAX_PAYLOAD_ERRORS
+    assert payload_errors([]) == [{"path": "$", "message": "The payload must be a JSON object of entity collections."}]
+    assert payload_errors({"": []})[0]["message"] == "Entity collection names must be non-empty."
