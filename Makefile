@@ -32,7 +32,7 @@ test-af3: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
 test-af2: $(VENV_AF2)/.installed
-	$(VENV_AF2)/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/test_example_dags.py $(PYTEST_ARGS)
+	$(VENV_AF2)/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/support tests/test_example_dags.py $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -1,18 +1,96 @@
-"""The small family of errors the provider raises.
+"""Every error the provider raises: one tree under :class:`MonetateProviderError`.
 
-Each API error carries the HTTP status, the method and path (never the query string, never a
-header) and the messages the API returned, so a failed task says what went wrong without
-leaking a credential.
+``except MonetateProviderError`` catches anything the provider raised on purpose. Where
+callers of a function reasonably expect a built-in kind (a bad argument is a ``ValueError``,
+a bad location a ``TypeError``, a missing optional package an ``ImportError``), the error
+derives from that kind too. No error message holds a credential or a customer's value.
+
+::
+
+    MonetateProviderError
+    ├── ConfigurationError (ValueError)      the connection or the task's arguments; nothing was sent
+    │   ├── PrivateKeyError                  the Monetate private key cannot sign
+    │   ├── MissingSourceSystemIdError       CDP records would be filed under KFK_0
+    │   ├── RotationPolicyError              a CDP token rotation policy that cannot work
+    │   ├── LocationError (TypeError)        neither a local path nor an object storage path
+    │   └── MissingDependencyError (ImportError)   an optional package is not installed
+    ├── InputError (ValueError)              the records themselves; nothing was sent
+    │   ├── RecordSourceError                a record cannot be read (names source and row)
+    │   ├── RowTooLargeError                 one row does not fit in a request
+    │   ├── TooManyRejectedRowsError         more bad rows than max_rejected_rows allows
+    │   └── InvalidValueError (TypeError)    a value is not what its field takes
+    ├── StateFileError (ValueError)          a file the provider wrote cannot be read back
+    │   └── CheckpointError                  a load checkpoint
+    ├── BatchesInDoubtError                  a previous try's batches may have arrived; a human decides
+    ├── DatasetConflictError                 a Monetate dataset exists with other fields
+    ├── RotationQuotaError                   no CDP token left in this cycle
+    ├── TokenLimitReachedError               CDP refused a token create for its limit
+    ├── TokenStoreWriteError                 the CDP token state could not be stored
+    ├── UnexpectedResponseError              a success answer the provider cannot read
+    └── ApiError                             an error status, or no answer (see the table)
+        ├── ApiValidationError
+        ├── ApiAuthError
+        ├── ApiForbiddenError
+        ├── ApiNotFoundError
+        └── ApiUnavailableError
+
+Which answer becomes which :class:`ApiError` (the table ``http`` applies; a test holds
+the two together):
+
+=====================================  ======================  ==================================
+Answer                                 Error                   When
+=====================================  ======================  ==================================
+400, 409, 413, 415, 422                ApiValidationError      at once, never retried
+401                                    ApiAuthError            after one renewed credential
+403                                    ApiForbiddenError       at once
+404                                    ApiNotFoundError        at once
+429, 503                               ApiUnavailableError     after the retry budget
+500, 502, 504, timeouts, dropped       ApiUnavailableError     after the retry budget, or at once
+                                                               when a repeat is not harmless
+any other error status                 ApiError                at once
+=====================================  ======================  ==================================
 """
 
 from __future__ import annotations
+
+__all__ = [
+    "ApiAuthError",
+    "ApiError",
+    "ApiForbiddenError",
+    "ApiNotFoundError",
+    "ApiUnavailableError",
+    "ApiValidationError",
+    "BatchesInDoubtError",
+    "CheckpointError",
+    "ConfigurationError",
+    "DatasetConflictError",
+    "InputError",
+    "InvalidValueError",
+    "LocationError",
+    "MissingDependencyError",
+    "MissingSourceSystemIdError",
+    "MonetateProviderError",
+    "PrivateKeyError",
+    "RecordSourceError",
+    "RotationPolicyError",
+    "RotationQuotaError",
+    "RowTooLargeError",
+    "StateFileError",
+    "TokenLimitReachedError",
+    "TokenStoreWriteError",
+    "TooManyRejectedRowsError",
+    "UnexpectedResponseError",
+]
 
 
 class MonetateProviderError(Exception):
     """Base class of every error raised by airflow-provider-monetate."""
 
 
-class ConfigurationError(MonetateProviderError):
+# -- before anything is sent ------------------------------------------------------------------
+
+
+class ConfigurationError(MonetateProviderError, ValueError):
     """The connection or the task arguments are wrong; nothing was sent."""
 
 
@@ -20,8 +98,110 @@ class PrivateKeyError(ConfigurationError):
     """The Monetate private key cannot be used to sign a JWT; nothing was sent."""
 
 
+class MissingSourceSystemIdError(ConfigurationError):
+    """Records without ``SourceSystemID`` and no default to fill in; nothing was sent."""
+
+
+class RotationPolicyError(ConfigurationError):
+    """A CDP token rotation policy that is malformed or does not fit the environment's limit."""
+
+
+class LocationError(ConfigurationError, TypeError):
+    """A location that is neither a local path nor an object storage path."""
+
+
+class MissingDependencyError(ConfigurationError, ImportError):
+    """An optional package the call needs is not installed; the message names the extra."""
+
+
+class InputError(MonetateProviderError, ValueError):
+    """The input records cannot be sent as they are; nothing was sent."""
+
+
+class RecordSourceError(InputError):
+    """A record that cannot be read.
+
+    The message names the source and the row but never includes the record's content,
+    which may be customer data.
+
+    :param message: what is wrong.
+    :param source: human description of the source (``RecordSource.describe()``).
+    :param row_number: 1-based row the problem is in, or None if it is not about one row.
+    """
+
+    def __init__(self, message: str, *, source: str, row_number: int | None = None) -> None:
+        where = source if row_number is None else f"{source}, row {row_number}"
+        super().__init__(f"{where}: {message}")
+        self.source = source
+        self.row_number = row_number
+
+
+class RowTooLargeError(InputError):
+    """A single row that does not fit in a request on its own.
+
+    :param row_number: the row's number.
+    :param nbytes: its encoded size plus the envelope overhead.
+    :param max_bytes: the request size limit.
+    """
+
+    def __init__(self, row_number: int, nbytes: int, max_bytes: int) -> None:
+        super().__init__(
+            f"row {row_number} is {nbytes} bytes encoded (with the request envelope), "
+            f"more than the {max_bytes}-byte request limit"
+        )
+        self.row_number = row_number
+        self.nbytes = nbytes
+
+
+class TooManyRejectedRowsError(InputError):
+    """More rows were rejected than ``max_rejected_rows`` allows; nothing was sent."""
+
+
+class InvalidValueError(InputError, TypeError):
+    """A value that is not what its field takes; the message describes it by type or pattern only."""
+
+
+# -- state the provider keeps -------------------------------------------------------------------
+
+
+class StateFileError(MonetateProviderError, ValueError):
+    """A state file the provider wrote exists but cannot be read back."""
+
+
+class CheckpointError(StateFileError):
+    """A load checkpoint that exists but cannot be used; deleting it starts the load over."""
+
+
+# -- during and after sending -------------------------------------------------------------------
+
+
+class BatchesInDoubtError(MonetateProviderError):
+    """A previous try sent batches without an acknowledgement, and resending them could
+    duplicate rows; a human must decide."""
+
+
+class DatasetConflictError(MonetateProviderError):
+    """The Monetate dataset exists with a field or type that differs from the requested definition."""
+
+
+class RotationQuotaError(MonetateProviderError):
+    """The CDP token must be replaced, but the cycle has no token left and is not over yet."""
+
+
+class TokenLimitReachedError(MonetateProviderError):
+    """Acquia CDP refused to create a token because the environment's limit is reached."""
+
+
+class TokenStoreWriteError(MonetateProviderError):
+    """The CDP token state could not be written to the store; the message says how to recover."""
+
+
+class UnexpectedResponseError(MonetateProviderError):
+    """An API answered with success but with a body the provider cannot read."""
+
+
 class ApiError(MonetateProviderError):
-    """An API answered with an error status.
+    """An API answered with an error status, or did not answer.
 
     :param service: ``Monetate`` or ``Acquia CDP``.
     :param method: HTTP method of the failed call.
@@ -59,7 +239,7 @@ class ApiError(MonetateProviderError):
 
 
 class ApiValidationError(ApiError):
-    """400, 415 or 422: the request was rejected as invalid; retrying cannot help."""
+    """400, 409, 413, 415 or 422: the request was rejected as invalid; retrying cannot help."""
 
 
 class ApiAuthError(ApiError):

@@ -41,11 +41,10 @@ def event(i: int) -> dict:
 
 
 def bench_rules(rows: int) -> None:
-    from airflow_provider_monetate.batching import iter_batches
-    from airflow_provider_monetate.cdp_payload import EntityRules
-    from airflow_provider_monetate.record_load import LoadOptions, check_records
-    from airflow_provider_monetate.record_sources import RecordSource
-    from airflow_provider_monetate.rejects import RejectsReport
+    from airflow_provider_monetate.acquia_cdp import EntityRules
+    from airflow_provider_monetate.loading import LoadOptions, RecordSource, RejectsReport
+    from airflow_provider_monetate.loading._batches import iter_batches
+    from airflow_provider_monetate.loading._pipeline import check_records
 
     data = [event(i) for i in range(rows)]
 

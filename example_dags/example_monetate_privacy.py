@@ -24,10 +24,10 @@ except ImportError:  # Airflow 2.11
     from airflow.models.dag import DAG
     from airflow.models.param import Param
 
-from airflow_provider_monetate.deletion_ledger import DeletionLedger
+from airflow_provider_monetate.monetate.privacy import DeletionLedger
 from airflow_provider_monetate.operators.monetate_privacy import MonetateSubmitDeletionsOperator
-from airflow_provider_monetate.operators.record_load import as_location
 from airflow_provider_monetate.sensors.monetate import MonetateDeletionSensor
+from airflow_provider_monetate.storage import as_location
 
 # DEMO ONLY: set by scripts/demo.sh when the DAG runs against the local emulator, whose
 # nightly batch is moved forward by a task below; a real Monetate account needs hours.

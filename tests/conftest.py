@@ -17,9 +17,10 @@ import pytest  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
-from airflow_provider_monetate import monetate_auth  # noqa: E402
+from airflow_provider_monetate.monetate import _auth as monetate_auth  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
+pytest_plugins = ["tests.support.cdp_token_mock"]
 
 
 class KeyPair:

@@ -9,17 +9,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from airflow_provider_monetate.api_session import ApiSession, ErrorHints, RetryPolicy, base_url
-from airflow_provider_monetate.compat import BaseHook, mask_secret
-from airflow_provider_monetate.exceptions import ApiError, ConfigurationError, MonetateProviderError
-from airflow_provider_monetate.provider_info import (
-    ACQUIA_CDP_FIELDS,
-    ACQUIA_CDP_UI,
-    form_widgets,
-    ui_field_behaviour,
-)
+from airflow_provider_monetate._compat import mask_secret
+from airflow_provider_monetate.acquia_cdp._environments import environment_name
+from airflow_provider_monetate.acquia_cdp.tokens._store import VariableTokenStore
+from airflow_provider_monetate.exceptions import ApiError, ConfigurationError, UnexpectedResponseError
+from airflow_provider_monetate.hooks._base import ProviderHook
+from airflow_provider_monetate.http import ApiSession, ErrorHints, base_url
 
-ENVIRONMENTS = ("CS", "UAT", "PROD")
+__all__ = ["AcquiaCdpHook", "CdpToken"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +54,7 @@ class _BearerCredential:
                 self._token = self._hook.get_token()
 
 
-class AcquiaCdpHook(BaseHook):
+class AcquiaCdpHook(ProviderHook):
     """Talk to Acquia CDP: token management on the auth host, ingestion on the API host.
 
     Connection: host = API (tracker) host; login/password = integration user (Basic, used only
@@ -68,9 +65,8 @@ class AcquiaCdpHook(BaseHook):
     :param acquia_cdp_conn_id: the Airflow connection id.
     :param token_store: where the current bearer token lives; by default the Variable named by
         the ``token_variable`` extra, else the static ``token`` extra.
-    :param timeout: read timeout in seconds for every call.
-    :param retry: retry budget for throttling, server errors and network failures.
-    :param pool_size: pooled connections; match the number of concurrent callers.
+    :param kwargs: ``timeout``, ``retry`` (a :class:`~airflow_provider_monetate.http.RetryPolicy`)
+        and ``pool_size``, as for every hook of this provider.
     """
 
     conn_name_attr = "acquia_cdp_conn_id"
@@ -78,43 +74,11 @@ class AcquiaCdpHook(BaseHook):
     conn_type = "acquia_cdp"
     hook_name = "Acquia CDP"
 
-    def __init__(
-        self,
-        acquia_cdp_conn_id: str = default_conn_name,
-        *,
-        token_store: Any = None,
-        timeout: float = 60.0,
-        retry: RetryPolicy | None = None,
-        pool_size: int = 16,
-        **kwargs,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.acquia_cdp_conn_id = acquia_cdp_conn_id
+    def __init__(self, acquia_cdp_conn_id: str = default_conn_name, *, token_store: Any = None, **kwargs) -> None:
+        super().__init__(acquia_cdp_conn_id, **kwargs)
         self._token_store = token_store
-        self.timeout = timeout
-        self.retry = retry
-        self.pool_size = pool_size
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return ui_field_behaviour(ACQUIA_CDP_UI)
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        return form_widgets(ACQUIA_CDP_FIELDS)
 
     # -- connection ----------------------------------------------------------------------
-
-    @cached_property
-    def _conn(self):
-        conn = self.get_connection(self.acquia_cdp_conn_id)
-        if conn.password:
-            mask_secret(conn.password)
-        return conn
-
-    @cached_property
-    def _extras(self) -> dict[str, Any]:
-        return self._conn.extra_dejson
 
     def _require(self, extra: str, what: str) -> str:
         value = self._extras.get(extra)
@@ -128,10 +92,7 @@ class AcquiaCdpHook(BaseHook):
 
     @cached_property
     def environment(self) -> str:
-        env = str(self._extras.get("environment") or "PROD").upper()
-        if env not in ENVIRONMENTS:
-            raise ConfigurationError(f"environment must be one of {', '.join(ENVIRONMENTS)}, got {env!r}.")
-        return env
+        return environment_name(self._extras.get("environment"))
 
     @cached_property
     def scheme(self) -> str:
@@ -152,8 +113,6 @@ class AcquiaCdpHook(BaseHook):
             return self._token_store
         variable = self._extras.get("token_variable")
         if variable:
-            from airflow_provider_monetate.token_store import VariableTokenStore
-
             return VariableTokenStore(variable)
         return None
 
@@ -188,11 +147,11 @@ class AcquiaCdpHook(BaseHook):
         return "Basic " + raw
 
     def _session(self, host: str | None, role: str) -> ApiSession:
-        return ApiSession(
+        return self.session(
             "Acquia CDP",
             base_url(host, None, ""),
-            credential=_BearerCredential(self),
-            hints=ErrorHints(
+            _BearerCredential(self),
+            ErrorHints(
                 unauthorized="The bearer token is invalid, expired or was replaced by a newer one: run "
                 "the token rotation DAG or verify the token in the connection",
                 forbidden="Acquia CDP refused the token for this tenant; check tenant_id and the "
@@ -200,9 +159,6 @@ class AcquiaCdpHook(BaseHook):
                 not_found=f"Not found: check the {role} host and tenant_id of connection "
                 f"{self.acquia_cdp_conn_id!r} (dataset/tenant not found)",
             ),
-            timeout=(10.0, self.timeout),
-            retry=self.retry,
-            pool_size=self.pool_size,
         )
 
     @cached_property
@@ -235,7 +191,7 @@ class AcquiaCdpHook(BaseHook):
     def _result(self, body: dict, token: str | None = None) -> CdpToken:
         value = body.get("access_token") or token
         if not value:
-            raise MonetateProviderError("Acquia CDP's token response had no access_token.")
+            raise UnexpectedResponseError("Acquia CDP's token response had no access_token.")
         mask_secret(value)
         expires_in = int(body.get("expires_in") or 0)
         return CdpToken(token=value, expires_in=expires_in, expires_at=time.time() + expires_in)

@@ -4,41 +4,28 @@ from __future__ import annotations
 
 import threading
 import time
-from enum import Enum
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_monetate import monetate_auth
-from airflow_provider_monetate.api_session import ApiSession, ErrorHints, RetryPolicy, base_url
-from airflow_provider_monetate.compat import BaseHook, mask_secret
+from airflow_provider_monetate._compat import mask_secret
 from airflow_provider_monetate.exceptions import (
     ApiError,
     ApiNotFoundError,
     ConfigurationError,
     MonetateProviderError,
+    PrivateKeyError,
+    UnexpectedResponseError,
 )
-from airflow_provider_monetate.provider_info import (
-    MONETATE_FIELDS,
-    MONETATE_UI,
-    form_widgets,
-    ui_field_behaviour,
-)
+from airflow_provider_monetate.hooks._base import ProviderHook
+from airflow_provider_monetate.http import ApiSession, ErrorHints, base_url
+from airflow_provider_monetate.monetate import _auth as monetate_auth
+from airflow_provider_monetate.monetate.privacy._status import DeletionStatus, parse_deletion_status
+
+__all__ = ["MonetateHook"]
 
 DEFAULT_HOST = "https://api.monetate.net"
 AUTH_PATH = "/api/auth/v0/refresh/"
-
-
-class DeletionStatus(str, Enum):
-    """Per-customer status reported by Monetate's Customer ID Status endpoint."""
-
-    PENDING = "PENDING"  # found and queued for removal by a nightly batch
-    FOUND = "FOUND"  # data present, no deletion queued (not submitted, or seen again)
-    NOT_FOUND = "NOT_FOUND"  # not in Monetate's stores: the expected end state
-
-    @classmethod
-    def terminal_states(cls) -> frozenset[DeletionStatus]:
-        return frozenset({cls.NOT_FOUND})
 
 
 class _SpotCheckThrottle:
@@ -75,7 +62,7 @@ class _MonetateCredential:
         )
 
 
-class MonetateHook(BaseHook):
+class MonetateHook(ProviderHook):
     """Talk to the Monetate Auth, Data and Consumer Data Privacy APIs.
 
     The connection holds the API base URL (host), the API username (login) and the PEM RSA
@@ -84,9 +71,8 @@ class MonetateHook(BaseHook):
     ``token_ttl`` (900..43200 s), ``private_key_passphrase``.
 
     :param monetate_conn_id: the Airflow connection id.
-    :param timeout: read timeout in seconds for every call.
-    :param retry: retry budget for throttling, server errors and network failures.
-    :param pool_size: pooled connections; match the number of concurrent callers.
+    :param kwargs: ``timeout``, ``retry`` (a :class:`~airflow_provider_monetate.http.RetryPolicy`)
+        and ``pool_size``, as for every hook of this provider.
     """
 
     conn_name_attr = "monetate_conn_id"
@@ -94,38 +80,10 @@ class MonetateHook(BaseHook):
     conn_type = "monetate"
     hook_name = "Monetate"
 
-    def __init__(
-        self,
-        monetate_conn_id: str = default_conn_name,
-        *,
-        timeout: float = 60.0,
-        retry: RetryPolicy | None = None,
-        pool_size: int = 16,
-        **kwargs,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.monetate_conn_id = monetate_conn_id
-        self.timeout = timeout
-        self.retry = retry
-        self.pool_size = pool_size
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return ui_field_behaviour(MONETATE_UI)
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        return form_widgets(MONETATE_FIELDS)
+    def __init__(self, monetate_conn_id: str = default_conn_name, **kwargs) -> None:
+        super().__init__(monetate_conn_id, **kwargs)
 
     # -- connection ----------------------------------------------------------------------
-
-    @cached_property
-    def _conn(self):
-        return self.get_connection(self.monetate_conn_id)
-
-    @cached_property
-    def _extras(self) -> dict[str, Any]:
-        return self._conn.extra_dejson
 
     @cached_property
     def host(self) -> str:
@@ -155,7 +113,7 @@ class MonetateHook(BaseHook):
 
     @cached_property
     def algorithm(self) -> str:
-        return monetate_auth.check_algorithm(self._extras.get("algorithm") or "RS256")
+        return monetate_auth.check_algorithm(self._extras.get("algorithm"))
 
     @cached_property
     def ttl(self) -> int:
@@ -171,7 +129,7 @@ class MonetateHook(BaseHook):
             try:
                 pem = path.read_text()
             except OSError as exc:
-                raise monetate_auth.PrivateKeyError(
+                raise PrivateKeyError(
                     f"Cannot read the Monetate private key file {path}: {exc.strerror}."
                 ) from None
         passphrase = extras.get("private_key_passphrase")
@@ -186,11 +144,11 @@ class MonetateHook(BaseHook):
 
     @cached_property
     def api(self) -> ApiSession:
-        return ApiSession(
+        return self.session(
             "Monetate",
             self.host,
-            credential=_MonetateCredential(self),
-            hints=ErrorHints(
+            _MonetateCredential(self),
+            ErrorHints(
                 unauthorized="Monetate rejected the credentials: check the API username, that the public "
                 "key uploaded to Monetate matches this private key, and this machine's clock",
                 forbidden="The API key was deactivated in Monetate (Settings > API Keys); "
@@ -198,9 +156,6 @@ class MonetateHook(BaseHook):
                 not_found=f"Not found: the dataset does not exist, or the shortname/environment in "
                 f"connection {self.monetate_conn_id!r} is wrong",
             ),
-            timeout=(10.0, self.timeout),
-            retry=self.retry,
-            pool_size=self.pool_size,
         )
 
     # -- auth ----------------------------------------------------------------------------
@@ -218,7 +173,7 @@ class MonetateHook(BaseHook):
         )
         data = response.json().get("data") or {}
         if not data.get("token"):
-            raise MonetateProviderError("Monetate's token response had no data.token.")
+            raise UnexpectedResponseError("Monetate's token response had no data.token.")
         mask_secret(data["token"])
         now = time.time()
         return monetate_auth.MonetateToken(
@@ -325,15 +280,3 @@ class MonetateHook(BaseHook):
             f"Authenticated as {self.username}; token valid for {token.expires_in}s; "
             f"{len(schemas)} dataset(s) under {self.data_path}."
         )
-
-
-def parse_deletion_status(data: Any) -> tuple[DeletionStatus, str]:
-    """Read ``{"status", "description"}``; the spec types status as integer, examples as string."""
-    if not isinstance(data, dict) or "status" not in data:
-        raise MonetateProviderError(f"Unexpected deletion status body: {type(data).__name__}")
-    raw = str(data["status"]).strip().upper()
-    try:
-        status = DeletionStatus(raw)
-    except ValueError:
-        raise MonetateProviderError(f"Unknown deletion status {raw!r}") from None
-    return status, str(data.get("description") or "")

@@ -4,8 +4,8 @@ Both check every record of every entity before the first request, so a bad row i
 entity stops all of them: each entity is checked into its own spool, and only when every
 entity has passed are the spools delivered, one entity after another, in the order given.
 Checking, batching, concurrency, retries, checkpoints and the rejects report are the
-shared record-load pipeline's (:mod:`~airflow_provider_monetate.record_load`); the CDP
-payload rules are in :mod:`~airflow_provider_monetate.cdp_payload`.
+shared record-load pipeline's (``airflow_provider_monetate.loading``); the CDP
+payload rules are in ``airflow_provider_monetate.acquia_cdp``.
 """
 
 from __future__ import annotations
@@ -16,32 +16,23 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from airflow_provider_monetate.batching import Batch
-from airflow_provider_monetate.cdp_payload import (
-    DEFAULT_SOURCE_SYSTEM_ID,
-    DeletionRules,
-    EntityRules,
-    custom_entity_deletions,
-    merge_units,
-    parse_timestamp_unit,
-)
-from airflow_provider_monetate.deletion_ledger import ACQUIA_CDP, DeletionLedger
-from airflow_provider_monetate.exceptions import ConfigurationError
+from airflow_provider_monetate.acquia_cdp._deletions import DeletionRules, custom_entity_deletions, merge_units
+from airflow_provider_monetate.acquia_cdp._entities import DEFAULT_SOURCE_SYSTEM_ID, KFK0_HAZARD
+from airflow_provider_monetate.acquia_cdp._epoch import parse_timestamp_unit
+from airflow_provider_monetate.acquia_cdp._payload import EntityRules
+from airflow_provider_monetate.exceptions import ConfigurationError, MissingSourceSystemIdError
 from airflow_provider_monetate.hooks.acquia_cdp import AcquiaCdpHook
-from airflow_provider_monetate.operators.record_load import RecordLoadOperator, as_location
-from airflow_provider_monetate.record_load import LoadPart
-from airflow_provider_monetate.record_sources import RecordSource
+from airflow_provider_monetate.loading._batches import Batch
+from airflow_provider_monetate.loading._pipeline import LoadPart
+from airflow_provider_monetate.loading._sources import RecordSource
+from airflow_provider_monetate.monetate.privacy._ledger import ACQUIA_CDP, DeletionLedger
+from airflow_provider_monetate.operators._load_base import RecordLoadOperator
+from airflow_provider_monetate.storage import as_location
+
+__all__ = ["AcquiaCdpDeleteCustomersOperator", "AcquiaCdpIngestOperator"]
 
 # CDP entity names are identifiers; they also name each entity's checkpoint and rejects file.
 _COLLECTION = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
-_KFK0_HAZARD = (
-    "Without it CDP files the records under its default source KFK_0, mixing them with every other "
-    "source that forgets its ID, which risks accidental removals of customers"
-)
-
-
-class MissingSourceSystemIdError(ConfigurationError):
-    """Records without ``SourceSystemID`` and no default to fill in; nothing was sent."""
 
 
 class _CdpLoadOperator(RecordLoadOperator):
@@ -85,7 +76,8 @@ class _CdpLoadOperator(RecordLoadOperator):
         """The error for records without SourceSystemID; ``what`` says which records."""
         return MissingSourceSystemIdError(
             f"Nothing was sent to Acquia CDP: {what} and no default SourceSystemID is set. "
-            f"{_KFK0_HAZARD}. Set source_system_id= on the task or the 'source_system_id' extra of connection "
+            f"{KFK0_HAZARD[0].upper()}{KFK0_HAZARD[1:]}. Set source_system_id= on the task or the "
+            "'source_system_id' extra of connection "
             f"{self.acquia_cdp_conn_id!r}, or give each record its SourceSystemID."
         )
 

@@ -1,7 +1,7 @@
 """Operators that look after the Acquia CDP bearer token.
 
 :class:`AcquiaCdpRotateTokenOperator` is the daily job: it verifies, extends, rotates and wipes
-tokens as a :class:`~airflow_provider_monetate.token_rotation.RotationPolicy` says, within the
+tokens as a :class:`~airflow_provider_monetate.acquia_cdp.tokens.RotationPolicy` says, within the
 environment's token limit. The other operators are thin wrappers over the hook for manual use.
 
 The token lives in a token store (by default the Variable named by the connection's
@@ -11,7 +11,6 @@ returns a token to XCom, logs it or puts it in an error message.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Mapping
@@ -19,139 +18,29 @@ from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
-from airflow_provider_monetate.compat import BaseOperator
+from airflow_provider_monetate._compat import BaseOperator
+from airflow_provider_monetate.acquia_cdp._environments import token_limit
+from airflow_provider_monetate.acquia_cdp.tokens._hook_api import HookTokenApi
+from airflow_provider_monetate.acquia_cdp.tokens._policy import DAY, RotationPolicy, get_policy
+from airflow_provider_monetate.acquia_cdp.tokens._rotation import run_rotation
+from airflow_provider_monetate.acquia_cdp.tokens._state import RotationAction, TokenState
+from airflow_provider_monetate.acquia_cdp.tokens._store import ReportingStore, TokenStore, load_store
 from airflow_provider_monetate.exceptions import (
     ApiAuthError,
-    ApiValidationError,
     ConfigurationError,
-    MonetateProviderError,
+    RotationPolicyError,
+    RotationQuotaError,
 )
 from airflow_provider_monetate.hooks.acquia_cdp import AcquiaCdpHook
-from airflow_provider_monetate.token_rotation import (
-    DAY,
-    CreateRefusedError,
-    RotationAction,
-    RotationPolicy,
-    RotationQuotaError,
-    TokenState,
-    VerifyResult,
-    get_policy,
-    run_rotation,
-    token_limit,
-)
-from airflow_provider_monetate.token_store import TokenStore, VariableTokenStore, load_store
 
-
-class TokenStoreWriteError(MonetateProviderError):
-    """The token state could not be written to the store; the message says how to recover."""
-
-
-class HookTokenApi:
-    """The :class:`~airflow_provider_monetate.token_rotation.TokenApi` calls over an :class:`AcquiaCdpHook`.
-
-    :param hook: the hook that talks to CDP.
-    """
-
-    def __init__(self, hook: AcquiaCdpHook) -> None:
-        self.hook = hook
-
-    def verify(self, token: str) -> VerifyResult:
-        """Verify a token; a 401 means it is invalid, which is a result, not an error."""
-        try:
-            result = self.hook.verify_token(token)
-        except ApiAuthError:
-            self.hook.log.warning(
-                "Acquia CDP rejected the token (401 on GET /token): it expired, was deleted or was "
-                "replaced by a newer one."
-            )
-            return VerifyResult(valid=False)
-        # The hook reports a missing expires_in as 0; None tells the rotation CDP did not say.
-        return VerifyResult(valid=True, expires_in=result.expires_in or None)
-
-    def create(self) -> str:
-        """Create a token; CDP's ``TOKEN_LIMIT_EXCEEDED`` becomes :class:`CreateRefusedError`."""
-        try:
-            return self.hook.create_token().token
-        except ApiValidationError as error:
-            if any("TOKEN_LIMIT_EXCEEDED" in message for message in error.messages):
-                raise CreateRefusedError(str(error)) from error
-            raise
-
-    def extend(self, token: str) -> None:
-        """Extend a token."""
-        self.hook.extend_token(token)
-
-    def delete(self, token: str) -> None:
-        """Delete a token; one that is already invalid (401) has nothing left to delete."""
-        with contextlib.suppress(ApiAuthError):
-            self.hook.delete_token(token)
-
-    def wipe(self) -> None:
-        """Wipe every token of the integration user."""
-        self.hook.wipe_tokens()
-
-
-class _ReportingStore(TokenStore):
-    """Passes reads and writes through; a failed write raises :class:`TokenStoreWriteError`
-    saying how to recover, without the token and without chaining an error that may hold it.
-
-    :param store: the real store.
-    :param hook: the hook, for the names the instructions need.
-    """
-
-    def __init__(self, store: TokenStore, hook: AcquiaCdpHook) -> None:
-        self.store = store
-        self.hook = hook
-        self.stored_token: str | None = None
-
-    def __repr__(self) -> str:
-        return repr(self.store)
-
-    def read(self) -> TokenState | None:
-        state = self.store.read()
-        self.stored_token = state.token if state else None
-        return state
-
-    def write(self, state: TokenState) -> None:
-        try:
-            self.store.write(state)
-        except Exception as error:
-            raise TokenStoreWriteError(self._recovery(state, error)) from None
-        self.stored_token = state.token
-
-    def _recovery(self, state: TokenState, error: Exception) -> str:
-        where = (
-            f"the Airflow Variable {self.store.variable_name!r}"
-            if isinstance(self.store, VariableTokenStore)
-            else repr(self.store)
-        )
-        cause = f"{type(error).__name__}: {error}"
-        if state.token:
-            cause = cause.replace(state.token, "***")
-        text = f"Could not write the Acquia CDP token state to {where} ({cause}). "
-        if state.token is None or state.token == self.stored_token:
-            text += (
-                "No token was created since the last successful write, so nothing was lost: "
-                "fix the store and run this task again."
-            )
-            if state.token is None and self.stored_token is not None:
-                text += " This run had already wiped the tokens: tasks get 401 until it runs again."
-            return text
-        scheme = self.hook.scheme
-        return text + (
-            "A NEW TOKEN WAS CREATED BUT NOT STORED (it is not shown here). Creating it may have "
-            "invalidated the stored token, so tasks using this connection can get 401 until you recover. "
-            "Fix the store, then do one of: "
-            "(1) run this task again (Airflow retries it): the creation was already counted, so it "
-            "replaces the token from this cycle's remaining quota, or wipes all tokens and starts a new "
-            "cycle when the quota is spent; "
-            f"(2) by hand: fetch the newest token with GET /token?scheme={scheme} on the auth host of "
-            f"connection {self.hook.acquia_cdp_conn_id!r} using the integration user's Basic credentials, "
-            f"and store it in {where} (in a Variable the bare token is enough: the next run adopts it); "
-            f"(3) wipe all tokens of the integration user (DELETE /token?scheme={scheme} with its Basic "
-            f"credentials, or AcquiaCdpWipeTokensOperator), clear {where}, and run this task again to start "
-            "a new cycle."
-        )
+__all__ = [
+    "AcquiaCdpCreateTokenOperator",
+    "AcquiaCdpDeleteTokenOperator",
+    "AcquiaCdpExtendTokenOperator",
+    "AcquiaCdpRotateTokenOperator",
+    "AcquiaCdpVerifyTokenOperator",
+    "AcquiaCdpWipeTokensOperator",
+]
 
 
 def _days_left(state: TokenState, now: float) -> float | None:
@@ -162,7 +51,7 @@ class _TokenOperator(BaseOperator):
     """What every token operator shares: the connection, the store and the hook.
 
     :param acquia_cdp_conn_id: the ``acquia_cdp`` connection (templated).
-    :param token_store: where the token state lives: a :class:`~airflow_provider_monetate.token_store.TokenStore`,
+    :param token_store: where the token state lives: a :class:`~airflow_provider_monetate.acquia_cdp.tokens.TokenStore`,
         a Variable name, or ``{"class": "dotted.path.ToStore", "kwargs": {...}}``. Default: the
         Variable named by the connection's ``token_variable`` extra.
     """
@@ -196,7 +85,7 @@ class _TokenOperator(BaseOperator):
                 f"{type(self).__name__} needs somewhere to keep the token: set the 'token_variable' extra "
                 f"of connection {self.acquia_cdp_conn_id!r} (an Airflow Variable name) or pass token_store=."
             )
-        return _ReportingStore(store, self.hook)
+        return ReportingStore(store, self.acquia_cdp_conn_id, self.hook.scheme)
 
 
 class AcquiaCdpRotateTokenOperator(_TokenOperator):
@@ -207,13 +96,13 @@ class AcquiaCdpRotateTokenOperator(_TokenOperator):
     token is missing or invalid (401 on verify): then it creates a replacement from the cycle's
     quota and says so in the log.
 
-    Each run carries out :func:`~airflow_provider_monetate.token_rotation.run_rotation`: the
+    Each run carries out :func:`~airflow_provider_monetate.acquia_cdp.tokens.run_rotation`: the
     creation is counted in the store before CDP is asked, the new token is stored and verified,
     then the previous one is deleted (an already invalid one is skipped). A run that dies at any
     point is put right by the next try, so give the task retries. It never creates more tokens per
     cycle than the environment allows: it wipes all tokens and starts a new cycle only when the
     policy's cycle is complete, and otherwise fails with
-    :class:`~airflow_provider_monetate.token_rotation.RotationQuotaError` (saying what to do by
+    :class:`~airflow_provider_monetate.exceptions.RotationQuotaError` (saying what to do by
     hand) before the limit is reached. If the store cannot be written after a token was created,
     :class:`TokenStoreWriteError` says how to recover; the token is never shown.
 
@@ -222,7 +111,7 @@ class AcquiaCdpRotateTokenOperator(_TokenOperator):
     ``tokens_created_in_cycle``.
 
     :param policy: a built-in policy name (``extended``, ``accelerated``, ``combined``), a dict
-        (see :func:`~airflow_provider_monetate.token_rotation.get_policy`) or that dict as JSON
+        (see :func:`~airflow_provider_monetate.acquia_cdp.tokens.get_policy`) or that dict as JSON
         text (templated: with a DAG param, render it with ``render_template_as_native_obj=True``
         or ``| tojson``).
     :param acquia_cdp_conn_id: the ``acquia_cdp`` connection (templated).
@@ -243,7 +132,7 @@ class AcquiaCdpRotateTokenOperator(_TokenOperator):
             try:
                 spec = json.loads(spec)
             except ValueError as error:
-                raise ValueError(f"policy looks like JSON but is not valid JSON: {error}") from None
+                raise RotationPolicyError(f"policy looks like JSON but is not valid JSON: {error}") from None
         return get_policy(spec)
 
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,17 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from airflow_provider_monetate.compat import BaseOperator
-from airflow_provider_monetate.dataset_definition import check_definition, field_conflicts
-from airflow_provider_monetate.deletion_ledger import DeletionLedger
-from airflow_provider_monetate.exceptions import ConfigurationError, MonetateProviderError
+from airflow_provider_monetate._compat import BaseOperator
+from airflow_provider_monetate.exceptions import ConfigurationError, DatasetConflictError
 from airflow_provider_monetate.hooks.monetate import MonetateHook
-from airflow_provider_monetate.monetate_rows import RowRules
-from airflow_provider_monetate.operators.record_load import RecordLoadOperator, as_location
+from airflow_provider_monetate.monetate._datasets import PRIVACY_TYPE, check_definition, field_conflicts
+from airflow_provider_monetate.monetate._rows import RowRules
+from airflow_provider_monetate.monetate.privacy._ledger import DeletionLedger
+from airflow_provider_monetate.operators._load_base import RecordLoadOperator
+from airflow_provider_monetate.storage import as_location
 
-
-class DatasetConflictError(MonetateProviderError):
-    """The dataset exists with a field or type that differs from the requested definition."""
+__all__ = ["MonetateCreateDatasetOperator", "MonetatePostRecordsOperator"]
 
 
 class MonetateCreateDatasetOperator(BaseOperator):
@@ -81,7 +80,7 @@ class MonetateCreateDatasetOperator(BaseOperator):
             )
         missing = {name: spec for name, spec in self.fields.items() if name not in existing_fields}
         changed = False
-        if missing and self.type != "customer_data_privacy":
+        if missing and self.type != PRIVACY_TYPE:
             self.log.info("Adding field(s) %s to dataset %r", sorted(missing), self.name)
             hook.patch_schema(self.name, fields=missing)
             changed = True
@@ -108,7 +107,7 @@ class MonetatePostRecordsOperator(RecordLoadOperator):
     :param unknown_fields: ``reject`` (default) a row with a field the dataset lacks, or
         ``drop`` such fields (counted in the summary).
     :param exclude_erased: a proof-of-deletion ledger (local path or object storage URI, see
-        :class:`~airflow_provider_monetate.deletion_ledger.DeletionLedger`): rows whose identifier
+        :class:`~airflow_provider_monetate.monetate.privacy._ledger.DeletionLedger`): rows whose identifier
         the ledger lists as erased (deletion submitted or confirmed, in any system) are not sent,
         so a deleted customer does not come back with the next load; counted as ``rows_excluded``.
     :param monetate_conn_id: the Monetate connection.

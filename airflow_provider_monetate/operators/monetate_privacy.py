@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from airflow_provider_monetate.batching import encode_row
-from airflow_provider_monetate.checkpoint import checkpoint_key
-from airflow_provider_monetate.deletion_ledger import (
+from airflow_provider_monetate.exceptions import ConfigurationError
+from airflow_provider_monetate.hooks.monetate import MonetateHook
+from airflow_provider_monetate.loading._batches import encode_row
+from airflow_provider_monetate.loading._checkpoints import checkpoint_key
+from airflow_provider_monetate.loading._pipeline import Normalizer
+from airflow_provider_monetate.loading._rejects import Rejection
+from airflow_provider_monetate.loading._sources import RecordSource
+from airflow_provider_monetate.monetate._datasets import PRIVACY_TYPE
+from airflow_provider_monetate.monetate._rows import RowRules, to_utc_iso
+from airflow_provider_monetate.monetate.privacy._ledger import (
     MONETATE,
     SUBMITTED,
     DeletionLedger,
-    Folder,
     LedgerEntry,
-    read_submitted_ids,
     utc_now_iso,
 )
-from airflow_provider_monetate.exceptions import ConfigurationError
-from airflow_provider_monetate.hooks.monetate import MonetateHook
-from airflow_provider_monetate.monetate_rows import RowRules, to_utc_iso
-from airflow_provider_monetate.operators.record_load import RecordLoadOperator, as_location
-from airflow_provider_monetate.record_sources import RecordSource
-from airflow_provider_monetate.rejects import Rejection
-from airflow_provider_monetate.sensors.monetate import default_ledger, default_work_dir
+from airflow_provider_monetate.monetate.privacy._watch import read_submitted_ids
+from airflow_provider_monetate.operators._load_base import RecordLoadOperator
+from airflow_provider_monetate.storage import Folder, as_location, default_deletion_work_dir, default_ledger
 
-PRIVACY_TYPE = "customer_data_privacy"
+__all__ = ["MonetateSubmitDeletionsOperator"]
 
 
 class MonetateSubmitDeletionsOperator(RecordLoadOperator):
@@ -106,42 +107,21 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
         self._ensure_dataset(hook)
 
         ti = context["ti"]
-        work_dir = Folder(as_location(self.work_dir) or default_work_dir())
+        work_dir = Folder(as_location(self.work_dir) or default_deletion_work_dir())
         ids_name = f"{checkpoint_key(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, 'map_index', -1))}.ids.ndjson"
-        rules = RowRules.from_schema({"type": PRIVACY_TYPE})
         seen: set[str] = set()
 
-        def normalize(number: int, record: dict) -> tuple[dict | None, list[Rejection]]:
-            customer_id = record.get(self.id_field)
-            if customer_id is None or (isinstance(customer_id, str) and not customer_id.strip()):
-                return None, [Rejection(number, self.id_field, "missing or empty customer ID")]
-            when = record.get("delete_request_time") or requested
-            row, rejections = rules.normalize(number, {"customer_id": customer_id, "delete_request_time": when})
-            if row is not None and row["delete_request_time"] > now:
-                reason = "in the future; it is when the person asked, so it must be past"
-                return None, [Rejection(number, "delete_request_time", reason)]
-            return row, rejections
+        def send(batch) -> None:
+            hook.post_rows(self.privacy_dataset, body=batch.body("schema_rows"), retry_ambiguous=True)
 
         # The IDs file is published only when the whole run succeeds (Folder.create), so a
         # receipt never points at a partial list.
         with work_dir.create(ids_name) as ids_file:
-
-            def duplicate(row: dict) -> bool:
-                """True for an ID already seen; a first sighting goes to the IDs file."""
-                if row["customer_id"] in seen:
-                    return True
-                seen.add(row["customer_id"])
-                ids_file.write(encode_row(row) + b"\n")
-                return False
-
-            def send(batch) -> None:
-                hook.post_rows(self.privacy_dataset, body=batch.body("schema_rows"), retry_ambiguous=True)
-
             summary = self.run_load(
-                context, normalize=normalize, send=send, resend_safe=True, exclude=duplicate,
-                retries=lambda: hook.api.retries, what=f"Monetate deletions ({self.privacy_dataset})", source=source,
+                context, normalize=self._normalizer(requested, now), send=send, resend_safe=True,
+                exclude=_keep_first_sighting(seen, ids_file), retries=lambda: hook.api.retries,
+                what=f"Monetate deletions ({self.privacy_dataset})", source=source,
             )
-
         submitted_at = utc_now_iso()
         ids_path = work_dir.path(ids_name)
         ledger = DeletionLedger(as_location(self.ledger) or default_ledger(), hash_ids=self.hash_ids)
@@ -157,22 +137,30 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
             summary["rows_excluded"], summary["rows_rejected"], ids_path, ledger.location,
         )
         return {
-            "dataset": self.privacy_dataset,
-            "count": len(seen),
-            "submitted_at": submitted_at,
-            "delete_request_time": requested,
-            "ids_path": str(ids_path),
-            "work_dir": work_dir.location,
-            "ledger": ledger.location,
-            "hash_ids": self.hash_ids,
-            "rows_read": summary["rows_read"],
-            "rows_sent": summary["rows_sent"],
-            "rows_already_sent": summary["rows_already_sent"],
-            "rows_rejected": summary["rows_rejected"],
-            "duplicates": summary["rows_excluded"],
-            "rejects_path": summary["rejects"]["path"],
-            "dry_run": self.dry_run,
+            "dataset": self.privacy_dataset, "count": len(seen), "submitted_at": submitted_at,
+            "delete_request_time": requested, "ids_path": str(ids_path), "work_dir": work_dir.location,
+            "ledger": ledger.location, "hash_ids": self.hash_ids,
+            **{key: summary[key] for key in ("rows_read", "rows_sent", "rows_already_sent", "rows_rejected")},
+            "duplicates": summary["rows_excluded"], "rejects_path": summary["rejects"]["path"], "dry_run": self.dry_run,
         }
+
+    def _normalizer(self, requested: str, now: str) -> Normalizer:
+        """Checks one input record: its ID, and its ``delete_request_time`` (default ``requested``,
+        never after ``now``)."""
+        rules = RowRules.from_schema({"type": PRIVACY_TYPE})
+
+        def normalize(number: int, record: dict) -> tuple[dict | None, list[Rejection]]:
+            customer_id = record.get(self.id_field)
+            if customer_id is None or (isinstance(customer_id, str) and not customer_id.strip()):
+                return None, [Rejection(number, self.id_field, "missing or empty customer ID")]
+            when = record.get("delete_request_time") or requested
+            row, rejections = rules.normalize(number, {"customer_id": customer_id, "delete_request_time": when})
+            if row is not None and row["delete_request_time"] > now:
+                reason = "in the future; it is when the person asked, so it must be past"
+                return None, [Rejection(number, "delete_request_time", reason)]
+            return row, rejections
+
+        return normalize
 
     def _request_time(self, now: str) -> str:
         """The default ``delete_request_time`` as UTC ISO-8601; refuses the future before sending."""
@@ -218,3 +206,16 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
                 f"Dataset {self.privacy_dataset!r} is of type {schema['type']!r}, not {PRIVACY_TYPE}: posting IDs "
                 "there would erase nobody. Nothing was sent."
             )
+
+
+def _keep_first_sighting(seen: set[str], ids_file: Any) -> Callable[[dict], bool]:
+    """``exclude`` for the load: True for an ID already seen; a first sighting goes to the IDs file."""
+
+    def duplicate(row: dict) -> bool:
+        if row["customer_id"] in seen:
+            return True
+        seen.add(row["customer_id"])
+        ids_file.write(encode_row(row) + b"\n")
+        return False
+
+    return duplicate

@@ -6,10 +6,12 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-from airflow_provider_monetate.compat import BaseSensorOperator
-from airflow_provider_monetate.exceptions import ApiAuthError
+from airflow_provider_monetate._compat import BaseSensorOperator
+from airflow_provider_monetate.acquia_cdp.tokens._store import TokenStore, load_store
+from airflow_provider_monetate.exceptions import ApiAuthError, ConfigurationError
 from airflow_provider_monetate.hooks.acquia_cdp import AcquiaCdpHook
-from airflow_provider_monetate.token_store import TokenStore, load_store
+
+__all__ = ["AcquiaCdpTokenExpirySensor"]
 
 
 class AcquiaCdpTokenExpirySensor(BaseSensorOperator):
@@ -31,7 +33,7 @@ class AcquiaCdpTokenExpirySensor(BaseSensorOperator):
     right, and ``soft_fail=True`` to skip the ingestion instead of failing it.
 
     :param acquia_cdp_conn_id: the ``acquia_cdp`` connection (templated).
-    :param token_store: where the token state lives: a :class:`~airflow_provider_monetate.token_store.TokenStore`,
+    :param token_store: where the token state lives: a :class:`~airflow_provider_monetate.acquia_cdp.tokens.TokenStore`,
         a Variable name, or ``{"class": ..., "kwargs": ...}``. Default: the Variable named by the
         connection's ``token_variable`` extra, else its ``token`` extra.
     :param warn_days: days-left thresholds that log a warning, least urgent first.
@@ -59,7 +61,7 @@ class AcquiaCdpTokenExpirySensor(BaseSensorOperator):
         self.warn_days = tuple(sorted(warn_days, reverse=True))
         self.fail_days = fail_days
         if fail_days < 0 or any(days <= fail_days for days in self.warn_days):
-            raise ValueError(
+            raise ConfigurationError(
                 f"fail_days ({fail_days}) must be at least 0 and below every warn_days threshold {self.warn_days}."
             )
 

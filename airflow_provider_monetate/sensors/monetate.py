@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -11,35 +10,23 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from airflow_provider_monetate.checkpoint import checkpoint_key
-from airflow_provider_monetate.compat import AirflowSensorTimeout, BaseSensorOperator, conf
-from airflow_provider_monetate.deletion_ledger import (
-    DeletionLedger,
-    DeletionWatch,
-    Folder,
-    read_submitted_ids,
-    utc_now_iso,
-)
-from airflow_provider_monetate.exceptions import ApiUnavailableError, ConfigurationError, MonetateProviderError
+from airflow_provider_monetate._compat import AirflowSensorTimeout, BaseSensorOperator, conf
+from airflow_provider_monetate.exceptions import ConfigurationError, MonetateProviderError
 from airflow_provider_monetate.hooks.monetate import MonetateHook
-from airflow_provider_monetate.operators.record_load import as_location, state_dir
+from airflow_provider_monetate.loading._checkpoints import checkpoint_key
+from airflow_provider_monetate.monetate.privacy._ledger import DeletionLedger, utc_now_iso
+from airflow_provider_monetate.monetate.privacy._polling import StatusRound
+from airflow_provider_monetate.monetate.privacy._watch import DeletionWatch, read_submitted_ids
+from airflow_provider_monetate.storage import Folder, as_location, default_deletion_work_dir, default_ledger
 from airflow_provider_monetate.triggers.monetate import MonetateDeletionTrigger
+
+__all__ = ["MonetateDeletionSensor"]
 
 #: Reports list every ID inline up to this many; beyond, only the report file does.
 INLINE_REPORT_MAX = 100
 # The trigger reports its own timeout, naming the stragglers; the deferral timeout only
 # catches a trigger that never fires (a triggerer down for a long time).
 _DEFERRAL_BACKSTOP = timedelta(hours=1)
-
-
-def default_ledger() -> Any:
-    """``$AIRFLOW_HOME/monetate/deletion_ledger``: the ledger when none is configured."""
-    return state_dir() / "deletion_ledger"
-
-
-def default_work_dir() -> Any:
-    """``$AIRFLOW_HOME/monetate/deletions``: submitted-IDs files, sensor state and reports."""
-    return state_dir() / "deletions"
 
 
 class MonetateDeletionSensor(BaseSensorOperator):
@@ -107,7 +94,7 @@ class MonetateDeletionSensor(BaseSensorOperator):
         kwargs.setdefault("mode", "reschedule")
         super().__init__(poke_interval=_seconds(poke_interval), timeout=_seconds(timeout), **kwargs)
         if max_concurrency < 1:
-            raise ValueError("max_concurrency must be at least 1")
+            raise ConfigurationError("max_concurrency must be at least 1")
         self.receipt = receipt
         self.customer_ids = customer_ids
         self.privacy_dataset = privacy_dataset
@@ -148,7 +135,7 @@ class MonetateDeletionSensor(BaseSensorOperator):
             "ledger": DeletionLedger(
                 as_location(self.ledger or receipt.get("ledger")) or default_ledger(), hash_ids=hash_ids
             ),
-            "work_dir": as_location(self.work_dir or receipt.get("work_dir")) or default_work_dir(),
+            "work_dir": as_location(self.work_dir or receipt.get("work_dir")) or default_deletion_work_dir(),
         }
 
     def _targets(self) -> dict[str, str | None]:
@@ -213,42 +200,21 @@ class MonetateDeletionSensor(BaseSensorOperator):
         return MonetateHook(self.monetate_conn_id, pool_size=self.max_concurrency)
 
     def _check(self, pending: list[str]) -> dict[str, str]:
-        """Statuses of ``pending``, ``max_concurrency`` calls at a time.
-
-        Monetate still unavailable after a call's retries ends the poke early: the statuses
-        gathered so far count, the rest are asked again next poke.
-        """
+        """Statuses of ``pending``, ``max_concurrency`` calls at a time (see :class:`StatusRound`)."""
         hook, dataset = self.hook, self._settings["dataset"]
-        statuses: dict[str, str] = {}
-        queue = iter(pending)
-        lock = threading.Lock()
-        stop = threading.Event()
+        status_round = StatusRound(pending, self.max_concurrency)
 
         def work() -> None:
-            while not stop.is_set():
-                with lock:
-                    customer_id = next(queue, None)
-                if customer_id is None:
-                    return
+            while (customer_id := status_round.next_id()) is not None:
                 try:
-                    statuses[customer_id] = hook.deletion_status(dataset, customer_id)[0].value
-                except BaseException:
-                    stop.set()
-                    raise
+                    status_round.record(customer_id, hook.deletion_status(dataset, customer_id)[0])
+                except Exception as error:  # the round decides which failures end the task
+                    status_round.fail(error)
 
-        workers = min(self.max_concurrency, len(pending))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deletion-status") as pool:
-            futures = [pool.submit(work) for _ in range(workers)]
-        errors = [f.exception() for f in futures if f.exception() is not None]
-        fatal = [e for e in errors if not isinstance(e, ApiUnavailableError)]
-        if fatal:
-            raise fatal[0]
-        if errors:
-            self.log.warning(
-                "Monetate is unavailable (%s); %d of %d IDs checked this poke, the rest wait for the next.",
-                errors[0], len(statuses), len(pending),
-            )
-        return statuses
+        with ThreadPoolExecutor(max_workers=status_round.workers, thread_name_prefix="deletion-status") as pool:
+            for _ in range(status_round.workers):
+                pool.submit(work)
+        return status_round.finish(self.log)
 
     def _defer(self, context: Any) -> None:
         settings = self._settings

@@ -28,6 +28,7 @@ Core:
 * ``admin``: the ``/__emulator__/`` HTTP API; ``client``: its Python client.
 * ``keys``: RSA keys and signed JWTs; ``connections``: Airflow connection JSON.
 * ``pytest_plugin``: the fixtures; ``__main__``: the one-command CLI.
+* ``token_store``: :class:`InMemoryTokenStore`, a CDP token store for DAG tests (not an emulator part).
 
 Services (each with ``service`` = URL table + handlers, and an ``envelope`` for its answers):
 
@@ -47,6 +48,7 @@ from airflow_provider_monetate.testing.clock import Clock
 from airflow_provider_monetate.testing.keys import KeyPair, generate_key_pair, public_key_pem_of, sign_jwt
 from airflow_provider_monetate.testing.routes import ROUTES
 from airflow_provider_monetate.testing.server import Emulator
+from airflow_provider_monetate.testing.token_store import InMemoryTokenStore
 
 __all__ = [
     "ROUTES",
@@ -54,6 +56,7 @@ __all__ = [
     "Emulator",
     "EmulatorAdminError",
     "EmulatorClient",
+    "InMemoryTokenStore",
     "KeyPair",
     "generate_key_pair",
     "public_key_pem_of",

@@ -14,23 +14,24 @@ call run in a thread), and applies the provider's retry rules to every status ca
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
-from airflow_provider_monetate import api_session, monetate_auth
-from airflow_provider_monetate.compat import BaseTrigger, TriggerEvent
-from airflow_provider_monetate.deletion_ledger import DeletionLedger, DeletionWatch, read_submitted_ids, utc_now_iso
-from airflow_provider_monetate.exceptions import (
-    ApiError,
-    ApiUnavailableError,
-    MonetateProviderError,
-)
-from airflow_provider_monetate.hooks.monetate import DeletionStatus, MonetateHook, parse_deletion_status
-from airflow_provider_monetate.operators.record_load import as_location
+from airflow_provider_monetate._compat import BaseTrigger, TriggerEvent
+from airflow_provider_monetate.exceptions import ConfigurationError, MonetateProviderError
+from airflow_provider_monetate.hooks.monetate import MonetateHook
+from airflow_provider_monetate.http import AsyncApiClient, one_connection_client
+from airflow_provider_monetate.monetate import _auth as monetate_auth
+from airflow_provider_monetate.monetate.privacy._ledger import DeletionLedger, utc_now_iso
+from airflow_provider_monetate.monetate.privacy._polling import StatusRound
+from airflow_provider_monetate.monetate.privacy._status import DeletionStatus, parse_deletion_status
+from airflow_provider_monetate.monetate.privacy._watch import DeletionWatch, read_submitted_ids
+from airflow_provider_monetate.storage import as_location
+
+__all__ = ["MonetateDeletionTrigger"]
 
 
 class MonetateDeletionTrigger(BaseTrigger):
@@ -74,7 +75,7 @@ class MonetateDeletionTrigger(BaseTrigger):
     ) -> None:
         super().__init__()
         if (customer_ids is None) == (ids_path is None):
-            raise ValueError("MonetateDeletionTrigger takes exactly one of customer_ids and ids_path")
+            raise ConfigurationError("MonetateDeletionTrigger takes exactly one of customer_ids and ids_path")
         self.monetate_conn_id = monetate_conn_id
         self.privacy_dataset = privacy_dataset
         self.customer_ids = customer_ids
@@ -153,115 +154,69 @@ class MonetateDeletionTrigger(BaseTrigger):
             await asyncio.sleep(min(self.poke_interval, self.deadline - now))
 
     async def _round(self, client: AsyncStatusClient, host: str, timeout: float, pending: list[str]) -> dict[str, str]:
-        """Statuses of ``pending``, from ``max_concurrency`` workers taking the next ID in turn.
+        """Statuses of ``pending``, ``max_concurrency`` calls at a time (see :class:`StatusRound`).
 
         Each worker has its own one-connection ``httpx.AsyncClient``: httpcore's pool does work
         proportional to its connection count on every request, so one pool of 64 connections
         ran about 6 times slower than 64 pools of one (bench/bench_monetate_deletion_status.py).
-
-        Monetate still unavailable after a call's retries ends the round early: the statuses
-        gathered so far count, the rest are asked again next round.
         """
-        statuses: dict[str, str] = {}
-        queue = iter(pending)
+        status_round = StatusRound(pending, self.max_concurrency)
 
         async def work() -> None:
-            async with httpx.AsyncClient(
-                base_url=host, timeout=httpx.Timeout(timeout, connect=10.0),
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-                headers={"User-Agent": api_session.USER_AGENT, "Accept": "application/json"},
-            ) as http:
-                for customer_id in queue:  # shared by the workers; each takes the next ID
-                    statuses[customer_id] = (await client.status(http, customer_id)).value
+            async with one_connection_client(host, timeout=timeout) as http:
+                while (customer_id := status_round.next_id()) is not None:
+                    try:
+                        status_round.record(customer_id, await client.status(http, customer_id))
+                    except Exception as error:  # the round decides which failures end the trigger
+                        status_round.fail(error)
 
-        workers = [asyncio.ensure_future(work()) for _ in range(min(self.max_concurrency, len(pending)))]
-        try:
-            await asyncio.gather(*workers)
-        except ApiUnavailableError as exc:
-            self.log.warning(
-                "Monetate is unavailable (%s); %d of %d IDs checked this round, the rest wait for the next.",
-                exc, len(statuses), len(pending),
-            )
-        finally:
-            for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-        return statuses
+        await asyncio.gather(*(work() for _ in range(status_round.workers)))
+        return status_round.finish(self.log)
 
 
 class AsyncStatusClient:
-    """``GET {data_path}/customer-data-privacy/{dataset}/?id=`` over httpx with the provider's rules.
+    """``GET {data_path}/customer-data-privacy/{dataset}/?id=`` with the provider's rules.
 
-    A 401 mints a new token once (one mint for all the calls that saw the same dead token)
-    and repeats the call; 429, 5xx, timeouts and dropped connections back off with jitter,
-    waiting at least what ``Retry-After`` asks, within the hook's retry budget. A status
-    read changes nothing, so every failure is safe to repeat.
+    A thin Monetate wrapper over :class:`~airflow_provider_monetate.http.AsyncApiClient`, which
+    applies the same retry decisions as the hooks' session: a 401 mints a new token once (one
+    mint for all the calls that saw the same dead token) and repeats the call; 429, 5xx,
+    timeouts and dropped connections back off with jitter, waiting at least what
+    ``Retry-After`` asks, within the hook's retry budget. A status read changes nothing, so
+    every failure is safe to repeat.
 
     One instance serves all the workers of a round, which share its token.
 
-    :param hook: the Monetate hook (token minting, error hints, retry budget).
+    :param hook: the Monetate hook (token minting, error hints, retry budget). Its connection
+        must already be read: the hints come from ``hook.api``, which reads ``hook.host``.
     :param path: the status endpoint path.
     """
 
     def __init__(self, hook: MonetateHook, path: str) -> None:
         self._hook = hook
         self.path = path
-        self._retry = hook.retry or api_session.RetryPolicy()
         self._token = ""
+        self.api = AsyncApiClient("Monetate", credential=self, hints=hook.api.hints, retry=hook.retry)
 
     async def refresh_token(self) -> None:
         self._token = (await asyncio.to_thread(self._hook.get_token)).token
 
     async def status(self, http: httpx.AsyncClient, customer_id: str) -> DeletionStatus:
         """One ID's status, asked over ``http`` (a client whose ``base_url`` is the API host)."""
-        started = time.monotonic()
-        attempt = 0
-        renewed = False
-        while True:
-            attempt += 1
-            token = self._token
-            try:
-                response = await http.get(
-                    self.path, params={"id": customer_id}, headers={"Authorization": f"Token {token}"}
-                )
-            except httpx.TransportError as exc:  # timeouts, refused and dropped connections
-                await self._backoff(attempt, started, None, [type(exc).__name__], None)
-                continue
-            code = response.status_code
-            if code < 400:
-                return parse_deletion_status(_json(response).get("data"))[0]
-            if code == 401 and not renewed:
-                await self._renew(token)
-                renewed = True
-                continue
-            if code in api_session.NOT_PROCESSED or code in api_session.MAYBE_PROCESSED:
-                await self._backoff(attempt, started, code, self._messages(response, token),
-                                    response.headers.get("Retry-After"))
-                continue
-            raise self._error(code, self._messages(response, token))
+        response = await self.api.request(http, "GET", self.path, params={"id": customer_id})
+        return parse_deletion_status(_json(response).get("data"))[0]
 
-    async def _renew(self, rejected: str) -> None:
+    # -- the AsyncCredential the client sends and renews --------------------------------------
+
+    def header(self) -> str:
+        return f"Token {self._token}"
+
+    async def renew(self, rejected: str) -> None:
         # The cache mints once per rejected token, however many calls saw it rejected.
         hook = self._hook
-        token = await asyncio.to_thread(monetate_auth.TOKEN_CACHE.replace, hook.cache_key, rejected, hook.mint_token)
+        token = await asyncio.to_thread(
+            monetate_auth.TOKEN_CACHE.replace, hook.cache_key, rejected.removeprefix("Token "), hook.mint_token
+        )
         self._token = token.token
-
-    async def _backoff(self, attempt, started, status, messages, retry_after_header) -> None:
-        retry_after = api_session.parse_retry_after(retry_after_header, time.time())
-        delay = self._retry.backoff(attempt, retry_after, random.random)
-        elapsed = time.monotonic() - started
-        if attempt >= self._retry.max_attempts or elapsed + delay > self._retry.max_elapsed:
-            raise ApiUnavailableError(
-                "Monetate", "GET", self.path, status, messages, attempts=attempt,
-                hint=f"Gave up after {attempt} attempts in {elapsed:.0f}s",
-            )
-        await asyncio.sleep(delay)
-
-    def _messages(self, response: httpx.Response, token: str) -> list[str]:
-        return api_session.response_messages(response, f"Token {token}" if token else None)
-
-    def _error(self, code: int, messages: list[str]) -> ApiError:
-        return api_session.error_for("Monetate", "GET", self.path, code, messages, self._hook.api.hints)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_monetate import api_session
+from airflow_provider_monetate.http import _policy as api_session  # fast_retries patches the default policy
 
 TEST_DAGS = Path(__file__).parent.parent / "dags"
 AIRFLOW = [sys.executable, "-m", "airflow"]

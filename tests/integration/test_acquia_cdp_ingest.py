@@ -8,16 +8,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_monetate.deletion_ledger import DeletionLedger, hash_id
-from airflow_provider_monetate.delivery import BatchesInDoubtError
 from airflow_provider_monetate.exceptions import ApiUnavailableError, ConfigurationError
 from airflow_provider_monetate.hooks.acquia_cdp import AcquiaCdpHook
+from airflow_provider_monetate.loading._delivery import BatchesInDoubtError
+from airflow_provider_monetate.loading._pipeline import TooManyRejectedRowsError
+from airflow_provider_monetate.monetate.privacy._ledger import DeletionLedger, hash_id
 from airflow_provider_monetate.operators.acquia_cdp import (
     AcquiaCdpDeleteCustomersOperator,
     AcquiaCdpIngestOperator,
     MissingSourceSystemIdError,
 )
-from airflow_provider_monetate.record_load import TooManyRejectedRowsError
 
 pytestmark = pytest.mark.integration
 

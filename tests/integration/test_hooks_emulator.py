@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_monetate.api_session import RetryPolicy
 from airflow_provider_monetate.exceptions import (
     ApiAuthError,
     ApiForbiddenError,
@@ -14,6 +13,7 @@ from airflow_provider_monetate.exceptions import (
 )
 from airflow_provider_monetate.hooks.acquia_cdp import AcquiaCdpHook
 from airflow_provider_monetate.hooks.monetate import DeletionStatus, MonetateHook
+from airflow_provider_monetate.http import RetryPolicy
 
 pytestmark = pytest.mark.integration
 
@@ -227,8 +227,8 @@ def test_cdp_ingestion(cdp, emulator):
 
 
 def test_cdp_rotated_token_is_picked_up_after_401(emulator, monkeypatch):
-    from airflow_provider_monetate.token_rotation import TokenState
-    from airflow_provider_monetate.token_store import InMemoryTokenStore
+    from airflow_provider_monetate.acquia_cdp.tokens import TokenState
+    from airflow_provider_monetate.testing import InMemoryTokenStore
 
     store = InMemoryTokenStore(TokenState(token=emulator.issue_cdp_token()))
     monkeypatch.setenv("AIRFLOW_CONN_ACQUIA_CDP_DEFAULT", emulator.cdp_conn_json())

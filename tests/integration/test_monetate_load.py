@@ -8,15 +8,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_monetate.delivery import BatchesInDoubtError
 from airflow_provider_monetate.exceptions import ApiUnavailableError, ConfigurationError
 from airflow_provider_monetate.hooks.monetate import MonetateHook
+from airflow_provider_monetate.loading._delivery import BatchesInDoubtError
+from airflow_provider_monetate.loading._pipeline import TooManyRejectedRowsError
 from airflow_provider_monetate.operators.monetate import (
     DatasetConflictError,
     MonetateCreateDatasetOperator,
     MonetatePostRecordsOperator,
 )
-from airflow_provider_monetate.record_load import TooManyRejectedRowsError
 
 pytestmark = pytest.mark.integration
 

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_monetate.deletion_ledger import DeletionLedger, hash_id
 from airflow_provider_monetate.exceptions import ApiUnavailableError, ConfigurationError, MonetateProviderError
 from airflow_provider_monetate.hooks.monetate import MonetateHook
+from airflow_provider_monetate.loading._pipeline import TooManyRejectedRowsError
+from airflow_provider_monetate.monetate.privacy._ledger import DeletionLedger, hash_id
 from airflow_provider_monetate.operators.monetate import MonetateCreateDatasetOperator, MonetatePostRecordsOperator
 from airflow_provider_monetate.operators.monetate_privacy import MonetateSubmitDeletionsOperator
-from airflow_provider_monetate.record_load import TooManyRejectedRowsError
 from airflow_provider_monetate.sensors.monetate import MonetateDeletionSensor
 from airflow_provider_monetate.triggers.monetate import MonetateDeletionTrigger
 
@@ -268,7 +268,7 @@ def test_monetate_unavailable_does_not_fail_the_poke(emulator, logs):
     other = sensor(customer_ids=["C3", "C4"], privacy_dataset="gdpr", mode="poke", max_concurrency=1)
     assert other.poke(context("wait", run_id="run-2")) is False
     text = logs()
-    assert "Monetate is unavailable" in text and "0 of 2 IDs checked this poke" in text
+    assert "Monetate is unavailable" in text and "0 of 2 IDs checked this round" in text
     emulator.clear_faults()
     assert other.poke(context("wait", run_id="run-2")) is True
 

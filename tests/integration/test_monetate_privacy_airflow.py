@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_monetate.deletion_ledger import DeletionLedger
+from airflow_provider_monetate.monetate.privacy._ledger import DeletionLedger
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 

@@ -22,8 +22,9 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
+from airflow_provider_monetate.acquia_cdp.tokens import TokenState
+from airflow_provider_monetate.acquia_cdp.tokens._policy import DAY
 from airflow_provider_monetate.testing.connections import cdp_connection, to_json
-from airflow_provider_monetate.token_rotation import DAY, TokenState
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 

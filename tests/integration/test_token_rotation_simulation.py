@@ -20,11 +20,14 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from airflow_provider_monetate.operators.acquia_cdp_tokens import AcquiaCdpRotateTokenOperator, HookTokenApi
+from airflow_provider_monetate.acquia_cdp import TOKEN_LIMITS
+from airflow_provider_monetate.acquia_cdp.tokens import BUILT_IN_POLICIES, custom_policy
+from airflow_provider_monetate.acquia_cdp.tokens._hook_api import HookTokenApi
+from airflow_provider_monetate.acquia_cdp.tokens._policy import DAY
+from airflow_provider_monetate.operators.acquia_cdp_tokens import AcquiaCdpRotateTokenOperator
+from airflow_provider_monetate.testing import InMemoryTokenStore
 from airflow_provider_monetate.testing.connections import cdp_connection, to_json
-from airflow_provider_monetate.token_rotation import BUILT_IN_POLICIES, DAY, TOKEN_LIMITS, custom_policy
-from airflow_provider_monetate.token_store import InMemoryTokenStore
-from tests.unit.test_token_rotation import SCHEDULES
+from tests.support.token_cdp import SCHEDULES
 
 pytestmark = pytest.mark.integration
 

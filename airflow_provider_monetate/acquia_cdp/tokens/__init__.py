@@ -1,0 +1,50 @@
+"""Keeping Acquia CDP bearer tokens alive: rotation policies, the stored state, the daily decision, the store.
+
+A token travels through a rotation run in this order:
+
+* ``_store``: the :class:`TokenStore` (an Airflow Variable by default) is read;
+* ``_hook_api``: the stored token is verified through the hook;
+* ``_decision``: :func:`decide` picks the action from the :class:`RotationPolicy` (``_policy``),
+  the :class:`TokenState` (``_state``), the verify and today's date;
+* ``_rotation``: :func:`run_rotation` carries it out (extend, or count, create, store, verify,
+  delete the previous token) in a crash-safe order, and writes the state back.
+
+Everything here is pure Python; the Airflow operators are in
+``airflow_provider_monetate.operators.acquia_cdp_tokens``.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_monetate.acquia_cdp.tokens._decision import Decision, VerifyResult, decide
+from airflow_provider_monetate.acquia_cdp.tokens._policy import (
+    ACCELERATED,
+    BUILT_IN_POLICIES,
+    COMBINED,
+    EXTENDED,
+    RotationPolicy,
+    custom_policy,
+    get_policy,
+)
+from airflow_provider_monetate.acquia_cdp.tokens._rotation import TokenApi, run_rotation
+from airflow_provider_monetate.acquia_cdp.tokens._state import RotationAction, TokenState
+from airflow_provider_monetate.acquia_cdp.tokens._store import TokenStore, VariableTokenStore, load_store
+
+__all__ = [
+    "ACCELERATED",
+    "BUILT_IN_POLICIES",
+    "COMBINED",
+    "EXTENDED",
+    "Decision",
+    "RotationAction",
+    "RotationPolicy",
+    "TokenApi",
+    "TokenState",
+    "TokenStore",
+    "VariableTokenStore",
+    "VerifyResult",
+    "custom_policy",
+    "decide",
+    "get_policy",
+    "load_store",
+    "run_rotation",
+]

@@ -1,0 +1,40 @@
+"""HTTP for both APIs: one retry policy and classifier, shared by a sync and an async client.
+
+* :class:`RetryPolicy` is the one name for DAG authors: both hooks take ``retry=RetryPolicy(...)``.
+* :class:`ApiSession` (``requests``) serves the hooks; :class:`AsyncApiClient` (``httpx``) serves
+  the triggers. Both only translate their library's results and perform the step the shared
+  policy decides, so a status or a failure is handled alike on both paths
+  (``tests/unit/http/test_equivalence.py`` runs every case through both).
+* :class:`ErrorHints` is the advice a hook attaches to 401/403/404 errors; :func:`base_url`,
+  :data:`USER_AGENT` and :func:`one_connection_client` are what hooks and triggers need to
+  address the API.
+
+Inside (not imported from outside this package except by its tests):
+
+* ``_policy``: :class:`RetryPolicy`, ``Outcome``, ``classify``, ``Attempts``: pure decisions;
+* ``_errors``: status -> exception table, error messages with the credential redacted;
+* ``_transport``: what a ``requests``/``httpx`` response or exception means to the policy;
+* ``_session`` and ``_async_client``: the two clients.
+
+The errors raised are in :mod:`airflow_provider_monetate.exceptions`.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_monetate.http._async_client import AsyncApiClient, AsyncCredential, one_connection_client
+from airflow_provider_monetate.http._errors import ErrorHints
+from airflow_provider_monetate.http._policy import RetryPolicy
+from airflow_provider_monetate.http._session import ApiSession, Credential
+from airflow_provider_monetate.http._transport import USER_AGENT, base_url
+
+__all__ = [
+    "USER_AGENT",
+    "ApiSession",
+    "AsyncApiClient",
+    "AsyncCredential",
+    "Credential",
+    "ErrorHints",
+    "RetryPolicy",
+    "base_url",
+    "one_connection_client",
+]

@@ -1,0 +1,34 @@
+"""Loading records: read, check every row, batch, deliver retry-safely, report what happened.
+
+The machinery behind every operator that posts records (Monetate rows, privacy deletions,
+Acquia CDP entities), with no Airflow imports. A record travels through the modules in
+this order:
+
+* ``_sources``: :class:`RecordSource` streams ``(row_number, record)`` pairs from a file
+  (NDJSON, CSV, JSON array; gzip; local or object storage) or an iterable, and fingerprints
+  the input on the way;
+* ``_values``: parsing shared by both services' row rules (ISO datetimes, booleans);
+* ``_rejects``: :class:`RejectsReport` counts refused rows and streams them to JSON Lines;
+* ``_batches``: rows encoded once into byte- and row-bounded batches;
+* ``_checkpoints``: which batches a try started and the API acknowledged, for retries;
+* ``_delivery``: sends batches with a bounded number in flight, recording progress;
+* ``_pipeline``: :func:`load_parts` checks every part first, then delivers each, and
+  returns a :class:`LoadSummary` per part.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_monetate.loading._pipeline import LoadOptions, LoadPart, LoadSummary, load_parts
+from airflow_provider_monetate.loading._rejects import Rejection, RejectsReport
+from airflow_provider_monetate.loading._sources import FORMATS, RecordSource
+
+__all__ = [
+    "FORMATS",
+    "LoadOptions",
+    "LoadPart",
+    "LoadSummary",
+    "RecordSource",
+    "Rejection",
+    "RejectsReport",
+    "load_parts",
+]

@@ -1,0 +1,40 @@
+"""Customer erasure through Monetate's Consumer Data Privacy API, and the proof that it happened.
+
+* ``_status``: :class:`DeletionStatus` (``PENDING``, ``FOUND``, ``NOT_FOUND``) and how a
+  status answer is read;
+* ``_ledger``: :class:`DeletionLedger`, the append-only proof-of-deletion ledger (also written
+  by the Acquia CDP deletion operator), and :class:`LedgerEntry`;
+* ``_watch``: the deletion sensor's working files (submitted IDs, confirmation state).
+
+Reading the ledger for an audit::
+
+    from airflow_provider_monetate.monetate.privacy import DeletionLedger
+
+    DeletionLedger("/data/deletion_ledger").confirmed_at("C42")
+"""
+
+from __future__ import annotations
+
+from airflow_provider_monetate.monetate.privacy._ledger import (
+    ACQUIA_CDP,
+    CONFIRMED,
+    MONETATE,
+    SUBMITTED,
+    DeletionLedger,
+    ErasedIds,
+    LedgerEntry,
+    hash_id,
+)
+from airflow_provider_monetate.monetate.privacy._status import DeletionStatus
+
+__all__ = [
+    "ACQUIA_CDP",
+    "CONFIRMED",
+    "MONETATE",
+    "SUBMITTED",
+    "DeletionLedger",
+    "DeletionStatus",
+    "ErasedIds",
+    "LedgerEntry",
+    "hash_id",
+]

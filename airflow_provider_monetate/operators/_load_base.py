@@ -1,0 +1,170 @@
+"""The Airflow side shared by every operator that posts records.
+
+Resolves the input (records from Python or XCom, or a file: local path or object storage
+URI), where the rejects report and the checkpoint live, and hands the run summary to XCom
+and to the task's outlet assets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from airflow_provider_monetate._compat import BaseOperator
+from airflow_provider_monetate.exceptions import ConfigurationError
+from airflow_provider_monetate.loading._checkpoints import CheckpointStore, checkpoint_key
+from airflow_provider_monetate.loading._pipeline import LoadOptions, LoadPart, Normalizer, load_parts
+from airflow_provider_monetate.loading._rejects import RejectsReport
+from airflow_provider_monetate.loading._sources import RecordSource
+from airflow_provider_monetate.storage import as_location, default_checkpoint_dir, default_rejects_dir
+
+
+class RecordLoadOperator(BaseOperator):
+    """Base of the operators that check records, then post them in batches, retry-safely.
+
+    :param records: the records: an iterable of dicts, or an XCom of one.
+    :param source: or a file: a local path or an object storage URI / ``ObjectStoragePath``;
+        NDJSON (``.ndjson``, ``.jsonl``), CSV or a JSON array, optionally gzip-compressed.
+    :param format: ``ndjson``, ``csv`` or ``json`` when the file name does not say.
+    :param batch_size: rows per request.
+    :param max_batch_bytes: bytes per request body.
+    :param max_in_flight: requests in flight at once.
+    :param max_rejected_rows: rejected rows tolerated; with more, nothing is sent.
+    :param rejects_path: where the rejects report (JSON Lines) goes; default
+        ``$AIRFLOW_HOME/monetate/rejects/<task instance>.jsonl``.
+    :param checkpoint_dir: where progress is kept for retries; default
+        ``$AIRFLOW_HOME/monetate/checkpoints``. With several workers, use storage they share
+        (e.g. an ``s3://`` URI) so a retry on another worker can resume.
+    :param resend_in_doubt: resend batches a failed try sent without an acknowledgement even
+        when the destination cannot upsert them (may duplicate rows).
+    :param dry_run: read, check and report everything; send nothing.
+    """
+
+    template_fields: Sequence[str] = ("records", "source", "rejects_path", "checkpoint_dir")
+
+    def __init__(
+        self,
+        *,
+        records: Any = None,
+        source: Any = None,
+        format: str | None = None,
+        batch_size: int = 500,
+        max_batch_bytes: int = 5_000_000,
+        max_in_flight: int = 4,
+        max_rejected_rows: int = 0,
+        rejects_path: Any = None,
+        checkpoint_dir: Any = None,
+        resend_in_doubt: bool = False,
+        dry_run: bool = False,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.records = records
+        self.source = source
+        self.format = format
+        self.batch_size = batch_size
+        self.max_batch_bytes = max_batch_bytes
+        self.max_in_flight = max_in_flight
+        self.max_rejected_rows = max_rejected_rows
+        self.rejects_path = rejects_path
+        self.checkpoint_dir = checkpoint_dir
+        self.resend_in_doubt = resend_in_doubt
+        self.dry_run = dry_run
+
+    def record_source(self) -> RecordSource:
+        """The input, from exactly one of ``records`` and ``source``."""
+        if (self.records is None) == (self.source is None):
+            raise ConfigurationError(f"{self.task_id}: pass exactly one of records= and source=.")
+        if self.records is not None:
+            return RecordSource(self.records)
+        return RecordSource(as_location(self.source), self.format)
+
+    def load_options(self) -> LoadOptions:
+        return LoadOptions(
+            max_rows=self.batch_size, max_bytes=self.max_batch_bytes, max_in_flight=self.max_in_flight,
+            max_rejected_rows=self.max_rejected_rows, resend_in_doubt=self.resend_in_doubt, dry_run=self.dry_run,
+        )
+
+    def run_load(
+        self,
+        context: Any,
+        *,
+        normalize: Normalizer,
+        send: Callable,
+        resend_safe: bool,
+        retries: Callable[[], int] = lambda: 0,
+        exclude: Callable[[dict], bool] | None = None,
+        what: str,
+        source: RecordSource | None = None,
+    ) -> dict[str, Any]:
+        """Check and deliver the input; return the run summary (also attached to outlet assets)."""
+        part = LoadPart("", source or self.record_source(), normalize, send, resend_safe, exclude)
+        return self.run_parts(context, [part], retries=retries, what=what)[""]
+
+    def run_parts(
+        self,
+        context: Any,
+        parts: Sequence[LoadPart],
+        *,
+        retries: Callable[[], int] = lambda: 0,
+        before_delivery: Callable[[], None] = lambda: None,
+        what: str,
+    ) -> dict[str, dict[str, Any]]:
+        """Check every part, then deliver each (see :func:`load_parts`); return ``{name: summary}``.
+
+        Each named part gets its own checkpoint and rejects report (``<task>.<name>``).
+        """
+        ti = context["ti"]
+        key = checkpoint_key(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
+        store = CheckpointStore(as_location(self.checkpoint_dir) or default_checkpoint_dir())
+        options = self.load_options()
+        summaries = load_parts(
+            parts,
+            options=options,
+            rejects=lambda name: RejectsReport(self._rejects_target(key, name)),
+            begin_progress=lambda name, fingerprint: store.begin(_part_key(key, name), fingerprint,
+                                                                 options.batch_settings),
+            before_delivery=before_delivery,
+            retries=retries,
+            what=what,
+        )
+        result = {}
+        for name, summary in summaries.items():
+            result[name] = summary.as_dict()
+            self.log.info(
+                "%s: %d rows read, %d sent, %d rejected, %d excluded, %d already sent by a previous try; "
+                "%d batches, %d retries, %.1fs (%.0f rows/s)%s",
+                f"{what} {name}".strip(), summary.rows_read, summary.rows_sent, summary.rows_rejected,
+                summary.rows_excluded, summary.rows_already_sent, summary.batches, summary.retries,
+                summary.seconds, summary.rows_per_second, " (dry run, nothing sent)" if summary.dry_run else "",
+            )
+        self._attach_to_outlets(context, result.values())
+        return result
+
+    def _rejects_target(self, key: str, name: str) -> Any:
+        """``rejects_path`` (with ``.<part>`` before ``.jsonl`` for named parts), else in the default folder."""
+        if self.rejects_path:
+            path = str(self.rejects_path)
+            return as_location(f"{path.removesuffix('.jsonl')}.{name}.jsonl" if name else path)
+        return default_rejects_dir() / f"{_part_key(key, name)}.jsonl"
+
+    def _attach_to_outlets(self, context: Any, summaries: Iterable[dict[str, Any]]) -> None:
+        """Put the run counts (summed over parts) on each outlet asset's event, for asset-scheduled DAGs."""
+        events = context.get("outlet_events")
+        if not events or not self.outlets:
+            return
+        summaries = list(summaries)
+        counts: dict[str, Any] = {k: sum(s[k] for s in summaries)
+                                  for k in ("rows_read", "rows_sent", "rows_rejected", "rows_excluded")}
+        counts["dry_run"] = self.dry_run
+        for outlet in self.outlets:
+            events[outlet].extra = {**events[outlet].extra, **counts}
+
+
+def _part_key(key: str, name: str) -> str:
+    """The checkpoint / report name of a part: the task's, plus ``.<part>`` for named parts."""
+    if not name:
+        return key
+    short = name if len(name) <= 32 else f"{name[:15]}_{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+    return f"{key}.{short}"

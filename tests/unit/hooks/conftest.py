@@ -1,0 +1,16 @@
+"""What the hook tests share: a record of every secret the hooks register with the masker."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_monetate.hooks import _base, acquia_cdp, monetate
+
+
+@pytest.fixture
+def masked(monkeypatch) -> list[str]:
+    """Every value the hooks pass to Airflow's ``mask_secret``, in order."""
+    registered: list[str] = []
+    for module in (monetate, acquia_cdp, _base):
+        monkeypatch.setattr(module, "mask_secret", registered.append)
+    return registered

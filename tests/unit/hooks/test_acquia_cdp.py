@@ -1,0 +1,218 @@
+"""AcquiaCdpHook against requests-mock: token management, tracker ingestion, error paths."""
+
+from __future__ import annotations
+
+import base64
+from types import SimpleNamespace
+
+import pytest
+import requests
+
+from airflow_provider_monetate.exceptions import (
+    ApiAuthError,
+    ApiForbiddenError,
+    ApiNotFoundError,
+    ApiUnavailableError,
+    ApiValidationError,
+    ConfigurationError,
+)
+from airflow_provider_monetate.hooks.acquia_cdp import AcquiaCdpHook
+from airflow_provider_monetate.http import RetryPolicy
+from tests.conftest import set_connection
+
+API = "https://api.cdp.test"
+AUTH = "https://auth.cdp.test"
+TOKEN_URL = f"{AUTH}/token"
+TRACKER = f"{API}/v2/1234/dw/tracker"
+BASIC = "Basic " + base64.b64encode(b"integration:pa55word").decode()
+
+
+class FakeStore:
+    """Stands in for the token store (the rotation DAG writes the real one)."""
+
+    def __init__(self, *tokens):
+        self.tokens = list(tokens)
+        self.reads = 0
+
+    def read(self):
+        self.reads += 1
+        return SimpleNamespace(token=self.tokens[min(self.reads, len(self.tokens)) - 1])
+
+
+@pytest.fixture
+def conn(monkeypatch):
+    def make(token_store=None, **extra):
+        set_connection(monkeypatch, "cdp", conn_type="acquia_cdp", host=API, login="integration",
+                       password="pa55word", extra={"auth_host": AUTH, "tenant_id": "1234", "environment": "CS",
+                                                   "token": "tok-static-123", **extra})
+        return AcquiaCdpHook("cdp", token_store=token_store,
+                             retry=RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.02))
+    return make
+
+
+@pytest.fixture
+def hook(conn):
+    return conn()
+
+
+def test_create_uses_basic_and_returns_typed_result(hook, requests_mock):
+    create = requests_mock.post(TOKEN_URL, json={"access_token": "tok-new-456", "token_type": "bearer",
+                                                 "expires_in": 15599999})
+    result = hook.create_token()
+    assert create.last_request.headers["Authorization"] == BASIC
+    assert create.last_request.qs == {"action": ["create"], "scheme": ["a1user"]}
+    assert result.token == "tok-new-456" and result.expires_in == 15599999
+    assert round(result.days_left) == 181
+    assert "tok-new-456" not in repr(result)
+
+
+def test_create_is_never_repeated_after_an_ambiguous_failure(hook, requests_mock):
+    create = requests_mock.post(TOKEN_URL, exc=requests.ReadTimeout)
+    with pytest.raises(ApiUnavailableError, match="may have been processed"):
+        hook.create_token()
+    assert create.call_count == 1
+
+
+def test_create_retried_on_503(hook, requests_mock):
+    requests_mock.post(TOKEN_URL, [{"status_code": 503}, {"json": {"access_token": "t-2", "expires_in": 5}}])
+    assert hook.create_token().token == "t-2"
+
+
+@pytest.mark.parametrize(
+    ("call", "method", "qs"),
+    [
+        ("verify_token", "GET", {"scheme": ["a1user"]}),
+        ("extend_token", "POST", {"action": ["extend"], "scheme": ["a1user"]}),
+        ("delete_token", "DELETE", {"scheme": ["a1user"]}),
+    ],
+)
+def test_bearer_token_calls(hook, requests_mock, call, method, qs):
+    mocked = requests_mock.register_uri(method, TOKEN_URL, json={"access_token": "tok-static-123",
+                                                                 "expires_in": 86400 * 30})
+    result = getattr(hook, call)()
+    assert mocked.last_request.headers["Authorization"] == "Bearer tok-static-123"
+    assert mocked.last_request.qs == qs
+    if call != "delete_token":
+        assert result.expires_in == 86400 * 30
+
+
+def test_extend_without_expiry_in_body_verifies_afterwards(hook, requests_mock):
+    requests_mock.post(TOKEN_URL, json={})
+    verify = requests_mock.get(TOKEN_URL, json={"access_token": "tok-static-123", "expires_in": 1000})
+    assert hook.extend_token().expires_in == 1000
+    assert verify.call_count == 1
+
+
+def test_wipe_uses_basic(hook, requests_mock):
+    wipe = requests_mock.delete(TOKEN_URL, json={"status": "wiped", "count": 3})
+    assert hook.wipe_tokens() == {"status": "wiped", "count": 3}
+    assert wipe.last_request.headers["Authorization"] == BASIC
+
+
+def test_cdp_error_envelope_is_surfaced(hook, requests_mock):
+    requests_mock.post(TOKEN_URL, status_code=400, json={
+        "errorCode": "TOKEN_LIMIT_EXCEEDED", "userMessage": "limit 5 for CS reached", "developerMessage": "x"})
+    with pytest.raises(ApiValidationError, match="TOKEN_LIMIT_EXCEEDED: limit 5 for CS reached"):
+        hook.create_token()
+
+
+def test_verify_401_is_not_retried_and_names_the_fix(hook, requests_mock):
+    verify = requests_mock.get(TOKEN_URL, status_code=401, json={"errorCode": "INVALID_TOKEN", "userMessage": "x"})
+    with pytest.raises(ApiAuthError, match="rotation DAG"):
+        hook.verify_token()
+    assert verify.call_count == 1
+
+
+def test_post_entities(hook, requests_mock):
+    tracker = requests_mock.post(TRACKER, json={"status": "accepted"})
+    payload = {"customers": [{"SourceSystemID": "crm", "SourceCustomerNumber": "C1"}]}
+    assert hook.post_entities(payload) == {"status": "accepted"}
+    request = tracker.last_request
+    assert request.headers["Authorization"] == "Bearer tok-static-123"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.qs == {"scheme": ["a1user"]}
+    assert request.json() == payload
+
+
+def test_tracker_401_rereads_the_token_store_once(conn, requests_mock):
+    store = FakeStore("tok-old-111", "tok-rotated-222")
+    hook = conn(token_store=store)
+    tracker = requests_mock.post(TRACKER, [{"status_code": 401, "json": {"errorCode": "INVALID_TOKEN"}},
+                                           {"json": {"status": "accepted"}}])
+    hook.post_entities(body=b'{"events":[]}')
+    assert [r.headers["Authorization"] for r in tracker.request_history] == [
+        "Bearer tok-old-111", "Bearer tok-rotated-222"]
+    assert store.reads == 2
+
+
+def test_tracker_persistent_401_raises(hook, requests_mock):
+    tracker = requests_mock.post(TRACKER, status_code=401, json={"errorCode": "INVALID_TOKEN"})
+    with pytest.raises(ApiAuthError):
+        hook.post_entities({"events": []})
+    assert tracker.call_count == 2
+
+
+def test_403_and_404(hook, requests_mock):
+    requests_mock.post(TRACKER, status_code=403, json={"errorCode": "FORBIDDEN"})
+    with pytest.raises(ApiForbiddenError):
+        hook.post_entities({"events": []})
+    requests_mock.post(TRACKER, status_code=404, json={"errorCode": "NOT_FOUND"})
+    with pytest.raises(ApiNotFoundError, match="tenant not found"):
+        hook.post_entities({"events": []})
+
+
+def test_token_from_variable(conn, monkeypatch, requests_mock):
+    monkeypatch.setenv("AIRFLOW_VAR_CDP_TOKEN", '{"token": "tok-from-variable-9"}')
+    hook = conn(token_variable="cdp_token")
+    tracker = requests_mock.post(TRACKER, json={})
+    hook.post_entities({"events": []})
+    assert tracker.last_request.headers["Authorization"] == "Bearer tok-from-variable-9"
+
+
+def test_missing_token_is_a_clear_error_before_sending(conn, requests_mock):
+    hook = conn(token="")
+    with pytest.raises(ConfigurationError, match="No Acquia CDP bearer token"):
+        hook.post_entities({"events": []})
+    assert requests_mock.call_count == 0
+
+
+def test_missing_tenant_and_bad_environment(conn, requests_mock):
+    with pytest.raises(ConfigurationError, match="tenant_id"):
+        conn(tenant_id="").post_entities({"events": []})
+    with pytest.raises(ConfigurationError, match="CS, UAT, PROD"):
+        _ = conn(environment="dev").environment
+    assert requests_mock.call_count == 0
+
+
+def test_test_connection_reports_days_left(hook, requests_mock):
+    requests_mock.get(TOKEN_URL, json={"access_token": "tok-static-123", "expires_in": 86400 * 42})
+    good, message = hook.test_connection()
+    assert good and "42.0 more days" in message and "tok-static-123" not in message
+
+
+def test_test_connection_expired_token(hook, requests_mock):
+    requests_mock.get(TOKEN_URL, status_code=401, json={"errorCode": "INVALID_TOKEN"})
+    good, message = hook.test_connection()
+    assert not good and "invalid or expired" in message
+
+
+def test_token_variable_wins_and_the_extra_serves_until_it_is_written(conn, monkeypatch, requests_mock):
+    tracker = requests_mock.post(TRACKER, json={})
+    hook = conn(token_variable="cdp_token_unset")  # the Variable does not exist yet
+    hook.post_entities({"events": []})
+    assert tracker.last_request.headers["Authorization"] == "Bearer tok-static-123"
+    monkeypatch.setenv("AIRFLOW_VAR_CDP_TOKEN_SET", '{"token": "tok-rotated-777"}')
+    conn(token_variable="cdp_token_set").post_entities({"events": []})
+    assert tracker.last_request.headers["Authorization"] == "Bearer tok-rotated-777"
+
+
+def test_cdp_password_basic_credential_and_tokens_are_masked(monkeypatch, masked, requests_mock):
+    set_connection(monkeypatch, "cdp", conn_type="acquia_cdp", host="https://api.test", login="integration",
+                   password="pa55word-long", extra={"tenant_id": "1", "token": "tok-static-123"})
+    requests_mock.post("https://api.test/token", json={"access_token": "tok-created-456", "expires_in": 10})
+    requests_mock.get("https://api.test/token", json={"access_token": "tok-static-123", "expires_in": 10})
+    hook = AcquiaCdpHook("cdp")
+    hook.create_token()
+    hook.verify_token()
+    basic = requests_mock.request_history[0].headers["Authorization"].removeprefix("Basic ")
+    assert {"pa55word-long", basic, "tok-created-456", "tok-static-123"} <= set(masked)

@@ -1,0 +1,77 @@
+"""Locations: local or object storage told apart once, files written whole or not at all, default folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_monetate import storage
+from airflow_provider_monetate.exceptions import ConfigurationError, LocationError
+from airflow_provider_monetate.storage import Folder, as_location, local_path, open_for_writing
+from tests.support.fake_object_store import FakeObjectPath
+
+
+def test_folder_create_publishes_nothing_on_failure(tmp_path):
+    folder = Folder(tmp_path)
+    with pytest.raises(RuntimeError), folder.create("ids.ndjson") as file:
+        file.write(b"partial\n")
+        raise RuntimeError("the load failed")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_folder_write_replaces_atomically_and_fsyncs_only_when_durable(tmp_path, monkeypatch, durable):
+    synced = []
+    monkeypatch.setattr(storage.os, "fsync", synced.append)
+    folder = Folder(tmp_path / "new")
+    folder.write("a.json", b"one", durable=durable)
+    folder.write("a.json", b"two", durable=durable)
+    assert folder.read("a.json") == b"two" and folder.names() == ["a.json"]
+    assert len(synced) == (2 if durable else 0)
+
+
+def test_folder_reads_lists_and_deletes_on_object_storage():
+    objects: dict[str, bytes] = {}
+    folder = Folder(FakeObjectPath(objects, "s3://bucket/work"))
+    assert folder.names() == [] and folder.read("x") is None
+    folder.write("b", b"2")
+    folder.write("a", b"1")
+    assert folder.names() == ["a", "b"] and folder.read("a") == b"1" and folder.location == "s3://bucket/work"
+    folder.delete("a")
+    folder.delete("a")  # a missing file is fine
+    assert folder.names() == ["b"]
+
+
+def test_local_path_tells_local_from_object_storage(tmp_path):
+    assert local_path(tmp_path) == tmp_path and local_path(str(tmp_path)) == tmp_path
+    assert local_path("~/x") == Path("~/x").expanduser()
+    assert local_path(FakeObjectPath({}, "s3://bucket/x")) is None
+    with pytest.raises(LocationError, match="is a URI"):
+        local_path("s3://bucket/x")
+    with pytest.raises(LocationError) as info:
+        local_path(42)
+    assert isinstance(info.value, (TypeError, ConfigurationError))
+
+
+def test_as_location_turns_only_uris_into_storage_paths(tmp_path):
+    assert as_location(None) is None and as_location(tmp_path) == tmp_path and as_location("/data/x") == "/data/x"
+    pytest.importorskip("airflow")
+    location = as_location(f"file://{tmp_path}/x")
+    assert location.protocol == "file" and local_path(location) == tmp_path / "x"
+
+
+def test_open_for_writing_creates_local_folders(tmp_path):
+    target = tmp_path / "deep" / "report.jsonl"
+    with open_for_writing(target) as file:
+        file.write(b"{}\n")
+    assert target.read_bytes() == b"{}\n"
+
+
+def test_default_folders_live_under_airflow_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    home = tmp_path / "monetate"
+    assert storage.state_dir() == home
+    assert [storage.default_checkpoint_dir(), storage.default_rejects_dir(), storage.default_ledger(),
+            storage.default_deletion_work_dir()] == [home / "checkpoints", home / "rejects", home / "deletion_ledger",
+                                                     home / "deletions"]
