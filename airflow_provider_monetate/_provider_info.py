@@ -32,7 +32,7 @@ MONETATE_FIELDS: dict[str, dict] = {
     ),
     "token_ttl": {
         "label": "Token TTL (s)",
-        "description": f"Lifetime of minted API tokens; clamped to {TTL_MIN}..{TTL_MAX}.",
+        "description": f"Lifetime of minted API tokens, {TTL_MIN}..{TTL_MAX} s; other values are refused.",
         "schema": {"type": "integer", "default": TTL_DEFAULT, "minimum": TTL_MIN, "maximum": TTL_MAX},
     },
     "private_key_path": _text("Private key file", "Path to the PEM private key (instead of the password)."),

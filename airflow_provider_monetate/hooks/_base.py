@@ -1,21 +1,67 @@
-"""What both hooks share: the connection and its extras, the HTTP settings, the connection form.
+"""What both hooks share: the connection and its extras, the HTTP settings, the connection form,
+the secrets a hook holds, and how a connection's problems are reported.
 
 A hook subclass sets Airflow's ``conn_name_attr``, ``default_conn_name``, ``conn_type`` and
 ``hook_name``; its connection form comes from ``_provider_info`` by ``conn_type``, and it builds
 its sessions with :meth:`ProviderHook.session`, so every session gets the same timeouts, retry
-budget and pool.
+budget, pool and :class:`~airflow_provider_monetate.http.Redactor`.
+
+Invariants:
+
+* every secret a hook reads or mints goes through :meth:`ProviderHook.hold`: masked in Airflow's
+  logs and redacted from every error message of every session of that hook, from then on;
+* a subclass checks its whole connection once (:class:`ConnectionProblems`), before any call,
+  and reports every problem at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
 from airflow_provider_monetate._compat import BaseHook, mask_secret
 from airflow_provider_monetate._provider_info import CONNECTION_TYPES, form_widgets, ui_field_behaviour
-from airflow_provider_monetate.http import ApiSession, Credential, ErrorHints, RetryPolicy
+from airflow_provider_monetate.exceptions import ConfigurationError
+from airflow_provider_monetate.http import ApiSession, Credential, ErrorHints, Redactor, RetryPolicy
 
 CONNECT_TIMEOUT = 10.0
+
+
+class ConnectionProblems:
+    """Every problem of one connection, one line per field, raised together before any call.
+
+    :param service: ``Monetate`` or ``Acquia CDP``.
+    :param conn_id: the connection id.
+    """
+
+    def __init__(self, service: str, conn_id: str) -> None:
+        self.service = service
+        self.conn_id = conn_id
+        self.problems: dict[str, ConfigurationError] = {}
+
+    def add(self, field: str, message: str) -> None:
+        """Record ``field``'s problem (the first one only: one message per field)."""
+        self.problems.setdefault(field, ConfigurationError(message))
+
+    def check(self, field: str, read: Callable[..., Any], *args: Any) -> Any:
+        """``read(*args)``, or ``None`` with its :class:`ConfigurationError` recorded for ``field``."""
+        try:
+            return read(*args)
+        except ConfigurationError as exc:
+            self.problems.setdefault(field, exc)
+            return None
+
+    def raise_if_any(self) -> None:
+        """Raise one error listing every problem; its class is theirs when they share one
+        (a key problem alone stays a ``PrivateKeyError``), else :class:`ConfigurationError`."""
+        if not self.problems:
+            return
+        lines = "\n".join(f"- {field}: {error}" for field, error in self.problems.items())
+        classes = {type(error) for error in self.problems.values()}
+        cls = classes.pop() if len(classes) == 1 else ConfigurationError
+        raise cls(f"{self.service} connection {self.conn_id!r} cannot be used; nothing was sent. "
+                  f"Fix {', '.join(self.problems)}:\n{lines}")
 
 
 class ProviderHook(BaseHook):
@@ -55,9 +101,26 @@ class ProviderHook(BaseHook):
     @cached_property
     def _conn(self):
         conn = self.get_connection(self.conn_id)
-        if conn.password:
-            mask_secret(conn.password)
+        self.hold(conn.password)
         return conn
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        """Every secret this hook has held, redacted from all its sessions' error messages."""
+        return Redactor()
+
+    @cached_property
+    def _masked(self) -> set[str]:
+        return set()
+
+    def hold(self, *secrets: str | None) -> None:
+        """Mask ``secrets`` in Airflow's logs (once each: in a task, a mask is a message to the
+        supervisor) and redact them from every error message of this hook's sessions."""
+        for secret in secrets:
+            if secret and secret not in self._masked:
+                self._masked.add(secret)
+                mask_secret(secret)
+        self.redactor.add(*secrets)
 
     @cached_property
     def _extras(self) -> dict[str, Any]:
@@ -66,4 +129,4 @@ class ProviderHook(BaseHook):
     def session(self, service: str, base: str, credential: Credential | None, hints: ErrorHints) -> ApiSession:
         """An :class:`ApiSession` with this hook's timeouts, retry budget and pool size."""
         return ApiSession(service, base, credential=credential, hints=hints, timeout=(CONNECT_TIMEOUT, self.timeout),
-                          retry=self.retry, pool_size=self.pool_size)
+                          retry=self.retry, pool_size=self.pool_size, redactor=self.redactor)

@@ -9,12 +9,17 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from airflow_provider_monetate._compat import mask_secret
 from airflow_provider_monetate.acquia_cdp._environments import environment_name
-from airflow_provider_monetate.acquia_cdp.tokens._store import VariableTokenStore
-from airflow_provider_monetate.exceptions import ApiError, ConfigurationError, UnexpectedResponseError
-from airflow_provider_monetate.hooks._base import ProviderHook
-from airflow_provider_monetate.http import ApiSession, ErrorHints, base_url
+from airflow_provider_monetate.acquia_cdp._epoch import parse_timestamp_unit
+from airflow_provider_monetate.acquia_cdp.tokens._store import VariableTokenStore, load_store
+from airflow_provider_monetate.exceptions import (
+    ApiError,
+    ConfigurationError,
+    MonetateProviderError,
+    UnexpectedResponseError,
+)
+from airflow_provider_monetate.hooks._base import ConnectionProblems, ProviderHook
+from airflow_provider_monetate.http import ApiSession, ErrorHints, checked_base_url
 
 __all__ = ["AcquiaCdpHook", "CdpToken"]
 
@@ -30,6 +35,18 @@ class CdpToken:
     @property
     def days_left(self) -> float:
         return self.expires_in / 86400
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """A checked Acquia CDP connection (no secret in it)."""
+
+    host: str
+    auth_host: str
+    tenant_id: str
+    environment: str
+    scheme: str
+    timestamp_unit: str
 
 
 class _BearerCredential:
@@ -60,10 +77,12 @@ class AcquiaCdpHook(ProviderHook):
     Connection: host = API (tracker) host; login/password = integration user (Basic, used only
     to create or wipe tokens). Extras: ``auth_host``, ``tenant_id``, ``environment`` (CS, UAT,
     PROD), ``scheme`` (default ``a1user``), ``token`` or ``token_variable``,
-    ``source_system_id``, ``timestamp_unit``.
+    ``source_system_id``, ``timestamp_unit``. The hosts, tenant, environment and timestamp unit are
+    checked before the first call (:attr:`settings`), every problem reported at once.
 
     :param acquia_cdp_conn_id: the Airflow connection id.
-    :param token_store: where the current bearer token lives; by default the Variable named by
+    :param token_store: where the current bearer token lives (a ``TokenStore``, a Variable name, or
+        ``{"class": ..., "kwargs": ...}``, see ``load_store``); by default the Variable named by
         the ``token_variable`` extra, else the static ``token`` extra.
     :param kwargs: ``timeout``, ``retry`` (a :class:`~airflow_provider_monetate.http.RetryPolicy`)
         and ``pool_size``, as for every hook of this provider.
@@ -76,35 +95,56 @@ class AcquiaCdpHook(ProviderHook):
 
     def __init__(self, acquia_cdp_conn_id: str = default_conn_name, *, token_store: Any = None, **kwargs) -> None:
         super().__init__(acquia_cdp_conn_id, **kwargs)
-        self._token_store = token_store
+        # A name or a {"class": ...} spec is resolved here; a store object is used as it is.
+        self._token_store = load_store(token_store) if isinstance(token_store, str | dict) else token_store
 
     # -- connection ----------------------------------------------------------------------
 
-    def _require(self, extra: str, what: str) -> str:
-        value = self._extras.get(extra)
-        if not value:
-            raise ConfigurationError(f"Connection {self.acquia_cdp_conn_id!r} has no {extra!r} extra ({what}).")
-        return str(value)
-
     @cached_property
+    def settings(self) -> _Settings:
+        """The connection, checked once before any call; every problem is reported at once.
+
+        The bearer token and the login/password are not checked here: each is needed by some
+        calls only, which check it before sending.
+
+        :raises ConfigurationError: listing each field that is wrong and how to fix it.
+        """
+        conn, extras = self._conn, self._extras
+        problems = ConnectionProblems("Acquia CDP", self.acquia_cdp_conn_id)
+        host = auth_host = None
+        if not conn.host:
+            problems.add("host", "missing: set it to the CDP API (tracker) host, e.g. https://api7-green.agilone.com.")
+        else:
+            host = problems.check("host", checked_base_url, conn.host, None, "")
+        if extras.get("auth_host"):
+            auth_host = problems.check("auth_host", checked_base_url, extras["auth_host"], None, "")
+        tenant_id = str(extras.get("tenant_id") or "").strip()
+        if not tenant_id:
+            problems.add("tenant_id", "missing: set the extra 'tenant_id' to the CDP tenant id supplied by Acquia.")
+        environment = problems.check("environment", environment_name, extras.get("environment"))
+        unit = problems.check("timestamp_unit", parse_timestamp_unit, extras.get("timestamp_unit"))
+        problems.raise_if_any()
+        return _Settings(host, auth_host or host, tenant_id, environment, str(extras.get("scheme") or "a1user"), unit)
+
+    @property
     def tenant_id(self) -> str:
-        return self._require("tenant_id", "the CDP tenant id supplied by Acquia")
+        return self.settings.tenant_id
 
-    @cached_property
+    @property
     def environment(self) -> str:
-        return environment_name(self._extras.get("environment"))
+        return self.settings.environment
 
-    @cached_property
+    @property
     def scheme(self) -> str:
-        return str(self._extras.get("scheme") or "a1user")
+        return self.settings.scheme
 
-    @cached_property
+    @property
     def source_system_id(self) -> str | None:
         return self._extras.get("source_system_id") or None
 
-    @cached_property
+    @property
     def timestamp_unit(self) -> str:
-        return str(self._extras.get("timestamp_unit") or "s")
+        return self.settings.timestamp_unit
 
     @cached_property
     def token_store(self):
@@ -133,8 +173,12 @@ class AcquiaCdpHook(ProviderHook):
                 f"No Acquia CDP bearer token in {where} of connection {self.acquia_cdp_conn_id!r}: set the "
                 "'token' extra, or 'token_variable' and run the token rotation DAG."
             )
-        mask_secret(token)
+        self.hold(token)
         return token
+
+    def _bearer(self, token: str) -> str:
+        self.hold(token)  # a token passed in (by the rotation) is held before it is sent
+        return "Bearer " + token
 
     def _basic(self) -> str:
         if not self._conn.login or not self._conn.password:
@@ -143,13 +187,13 @@ class AcquiaCdpHook(ProviderHook):
                 "to create or wipe tokens."
             )
         raw = base64.b64encode(f"{self._conn.login}:{self._conn.password}".encode()).decode()
-        mask_secret(raw)
+        self.hold(self._conn.password, raw)
         return "Basic " + raw
 
-    def _session(self, host: str | None, role: str) -> ApiSession:
+    def _session(self, host: str, role: str) -> ApiSession:
         return self.session(
             "Acquia CDP",
-            base_url(host, None, ""),
+            host,
             _BearerCredential(self),
             ErrorHints(
                 unauthorized="The bearer token is invalid, expired or was replaced by a newer one: run "
@@ -164,14 +208,12 @@ class AcquiaCdpHook(ProviderHook):
     @cached_property
     def api(self) -> ApiSession:
         """Session on the API (tracker) host."""
-        if not self._conn.host:
-            raise ConfigurationError(f"Connection {self.acquia_cdp_conn_id!r} has no host (the CDP API host).")
-        return self._session(self._conn.host, "API")
+        return self._session(self.settings.host, "API")
 
     @cached_property
     def auth_api(self) -> ApiSession:
-        """Session on the token-management (auth) host."""
-        return self._session(self._extras.get("auth_host") or self._conn.host, "auth")
+        """Session on the token-management (auth) host (the API host when no ``auth_host`` is set)."""
+        return self._session(self.settings.auth_host, "auth")
 
     # -- token management ------------------------------------------------------------------
 
@@ -192,7 +234,7 @@ class AcquiaCdpHook(ProviderHook):
         value = body.get("access_token") or token
         if not value:
             raise UnexpectedResponseError("Acquia CDP's token response had no access_token.")
-        mask_secret(value)
+        self.hold(value)
         expires_in = int(body.get("expires_in") or 0)
         return CdpToken(token=value, expires_in=expires_in, expires_at=time.time() + expires_in)
 
@@ -205,17 +247,17 @@ class AcquiaCdpHook(ProviderHook):
     def verify_token(self, token: str | None = None) -> CdpToken:
         """Verify a token (``GET /token`` with Bearer) and read its remaining ``expires_in``."""
         token = token or self.get_token()
-        return self._result(self._token_call("GET", "Bearer " + token), token)
+        return self._result(self._token_call("GET", self._bearer(token)), token)
 
     def extend_token(self, token: str | None = None) -> CdpToken:
         """Extend a token's validity, then report its new remaining life."""
         token = token or self.get_token()
-        body = self._token_call("POST", "Bearer " + token, "extend")
+        body = self._token_call("POST", self._bearer(token), "extend")
         return self._result(body, token) if body.get("expires_in") else self.verify_token(token)
 
     def delete_token(self, token: str | None = None) -> None:
         """Delete one token (``DELETE /token`` with that token as Bearer)."""
-        self._token_call("DELETE", "Bearer " + (token or self.get_token()))
+        self._token_call("DELETE", self._bearer(token or self.get_token()))
 
     def wipe_tokens(self) -> dict:
         """Delete every token of the integration user (``DELETE /token`` with Basic): starts a new cycle."""
@@ -249,8 +291,11 @@ class AcquiaCdpHook(ProviderHook):
     # -- connection test -------------------------------------------------------------------
 
     def test_connection(self) -> tuple[bool, str]:
-        """Verify the bearer token and report how many days it has left."""
+        """Check the connection and the token's presence, then verify the token and report how
+        many days it has left. Always ``(ok, message)``; the message never holds a secret."""
         try:
+            settings = self.settings  # every connection problem, before any call
+            self.get_token()
             result = self.verify_token()
         except ApiError as exc:
             if exc.status == 401:
@@ -258,7 +303,10 @@ class AcquiaCdpHook(ProviderHook):
                     "The bearer token is invalid or expired (it may have been replaced by a newer one): "
                     "set a valid token or run the token rotation DAG."
                 )
-            return False, str(exc)
+            return False, self.redactor.redact(str(exc))
+        except MonetateProviderError as exc:
+            return False, self.redactor.redact(str(exc))
         except Exception as exc:  # the UI must get a message, whatever went wrong
-            return False, f"{type(exc).__name__}: {exc}"
-        return True, f"Token valid for {result.days_left:.1f} more days ({self.environment}, tenant {self.tenant_id})."
+            return False, self.redactor.redact(f"{type(exc).__name__}: {exc}")
+        return True, (f"Token valid for {result.days_left:.1f} more days ({settings.environment}, "
+                      f"tenant {settings.tenant_id}).")

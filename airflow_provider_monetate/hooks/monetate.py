@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
-from airflow_provider_monetate._compat import mask_secret
 from airflow_provider_monetate.exceptions import (
     ApiError,
     ApiNotFoundError,
     ConfigurationError,
     MonetateProviderError,
-    PrivateKeyError,
     UnexpectedResponseError,
 )
-from airflow_provider_monetate.hooks._base import ProviderHook
-from airflow_provider_monetate.http import ApiSession, ErrorHints, base_url
+from airflow_provider_monetate.hooks._base import ConnectionProblems, ProviderHook
+from airflow_provider_monetate.http import ApiSession, ErrorHints, checked_base_url
 from airflow_provider_monetate.monetate import _auth as monetate_auth
 from airflow_provider_monetate.monetate.privacy._status import DeletionStatus, parse_deletion_status
 
 __all__ = ["MonetateHook"]
 
 DEFAULT_HOST = "https://api.monetate.net"
+_PATH_SEGMENT = re.compile(r"[^/?#\s]+")
 AUTH_PATH = "/api/auth/v0/refresh/"
 
 
@@ -62,13 +62,28 @@ class _MonetateCredential:
         )
 
 
+@dataclass(frozen=True)
+class _Settings:
+    """A checked Monetate connection. ``repr`` never shows the key."""
+
+    host: str
+    username: str
+    shortname: str
+    environment: str
+    algorithm: str
+    ttl: int
+    private_key: Any = field(repr=False)
+
+
 class MonetateHook(ProviderHook):
     """Talk to the Monetate Auth, Data and Consumer Data Privacy APIs.
 
-    The connection holds the API base URL (host), the API username (login) and the PEM RSA
-    private key (password, or the ``private_key`` / ``private_key_path`` extras). Extras:
-    ``shortname``, ``environment`` (default ``production``), ``algorithm`` (RS256/384/512),
-    ``token_ttl`` (900..43200 s), ``private_key_passphrase``.
+    The connection holds the API base URL (host, scheme and host only), the API username (login)
+    and the PEM RSA private key (exactly one of password, the ``private_key`` or the
+    ``private_key_path`` extra). Extras: ``shortname``, ``environment`` (default ``production``),
+    ``algorithm`` (RS256/384/512), ``token_ttl`` (900..43200 s, refused outside),
+    ``private_key_passphrase``. The whole connection is checked before the first call
+    (:attr:`settings`), and every problem is reported at once.
 
     :param monetate_conn_id: the Airflow connection id.
     :param kwargs: ``timeout``, ``retry`` (a :class:`~airflow_provider_monetate.http.RetryPolicy`)
@@ -86,57 +101,69 @@ class MonetateHook(ProviderHook):
     # -- connection ----------------------------------------------------------------------
 
     @cached_property
-    def host(self) -> str:
-        return base_url(self._conn.host, self._conn.port, DEFAULT_HOST)
+    def settings(self) -> _Settings:
+        """The connection, checked once before any call; every problem is reported at once.
 
-    @cached_property
-    def username(self) -> str:
-        if not self._conn.login:
-            raise ConfigurationError(f"Connection {self.monetate_conn_id!r} has no login (the Monetate API username).")
-        return self._conn.login
-
-    @cached_property
-    def shortname(self) -> str:
-        shortname = self._extras.get("shortname") or self._extras.get("retailer_shortname")
+        :raises ConfigurationError: listing each field that is wrong and how to fix it
+            (a :class:`PrivateKeyError` when the key is the only problem).
+        """
+        conn, extras = self._conn, self._extras
+        problems = ConnectionProblems("Monetate", self.monetate_conn_id)
+        host = problems.check("host", checked_base_url, conn.host, conn.port, DEFAULT_HOST)
+        if not conn.login:
+            problems.add("login", "missing: set it to the Monetate API username (Settings > API Keys).")
+        shortname = extras.get("shortname") or extras.get("retailer_shortname")
         if not shortname:
-            raise ConfigurationError(
-                f"Connection {self.monetate_conn_id!r} has no 'shortname' extra (the retailer shortname "
-                "in /api/data/v1/<shortname>/...; Monetate support can tell you yours)."
-            )
-        return shortname
+            problems.add("shortname", "missing: set the extra 'shortname', the retailer shortname in "
+                         "/api/data/v1/<shortname>/... (Monetate support can tell you yours).")
+        environment = extras.get("environment") or "production"
+        for name, value in (("shortname", shortname), ("environment", environment)):
+            if value and not _PATH_SEGMENT.fullmatch(str(value)):
+                problems.add(name, f"{value!r} is not one path segment (no '/', '?', '#' or spaces).")
+        algorithm = problems.check("algorithm", monetate_auth.check_algorithm, extras.get("algorithm"))
+        ttl = problems.check("token_ttl", monetate_auth.check_ttl, extras.get("token_ttl"))
+        key = problems.check("private key", self._read_private_key)
+        problems.raise_if_any()
+        return _Settings(host, conn.login, shortname, environment, algorithm, ttl, key)
 
-    @cached_property
+    def _read_private_key(self):
+        extras = self._extras
+        pem = monetate_auth.key_pem(self._conn.password, extras.get("private_key"), extras.get("private_key_path"))
+        passphrase = extras.get("private_key_passphrase")
+        self.hold(pem, passphrase)
+        if pem:
+            self.redactor.add_pem(pem)
+        return monetate_auth.load_private_key(pem, passphrase)
+
+    @property
+    def host(self) -> str:
+        return self.settings.host
+
+    @property
+    def username(self) -> str:
+        return self.settings.username
+
+    @property
+    def shortname(self) -> str:
+        return self.settings.shortname
+
+    @property
     def data_path(self) -> str:
         """``/api/data/v1/{shortname}/{environment}``: the root of every Data API path."""
-        environment = self._extras.get("environment") or "production"
-        return f"/api/data/v1/{self.shortname}/{environment}"
+        return f"/api/data/v1/{self.settings.shortname}/{self.settings.environment}"
 
-    @cached_property
+    @property
     def algorithm(self) -> str:
-        return monetate_auth.check_algorithm(self._extras.get("algorithm"))
+        return self.settings.algorithm
 
-    @cached_property
+    @property
     def ttl(self) -> int:
-        return monetate_auth.clamp_ttl(self._extras.get("token_ttl"))
+        return self.settings.ttl
 
-    @cached_property
+    @property
     def private_key(self):
-        """The RSA private key, parsed once; every failure mode has its own message."""
-        extras = self._extras
-        pem = self._conn.password or extras.get("private_key")
-        if not pem and extras.get("private_key_path"):
-            path = Path(extras["private_key_path"]).expanduser()
-            try:
-                pem = path.read_text()
-            except OSError as exc:
-                raise PrivateKeyError(
-                    f"Cannot read the Monetate private key file {path}: {exc.strerror}."
-                ) from None
-        passphrase = extras.get("private_key_passphrase")
-        for secret in (pem, passphrase):
-            if secret:
-                mask_secret(secret)
-        return monetate_auth.load_private_key(pem or "", passphrase)
+        """The RSA private key, parsed once when the connection is checked."""
+        return self.settings.private_key
 
     @cached_property
     def cache_key(self) -> tuple:
@@ -163,7 +190,7 @@ class MonetateHook(ProviderHook):
     def build_jwt(self) -> str:
         """A freshly signed JWT (``username`` + ``iat``); never cached, never logged."""
         token = monetate_auth.build_jwt(self.username, self.private_key, self.algorithm)
-        mask_secret(token)
+        self.hold(token)
         return token
 
     def mint_token(self) -> monetate_auth.MonetateToken:
@@ -174,7 +201,7 @@ class MonetateHook(ProviderHook):
         data = response.json().get("data") or {}
         if not data.get("token"):
             raise UnexpectedResponseError("Monetate's token response had no data.token.")
-        mask_secret(data["token"])
+        self.hold(data["token"])
         now = time.time()
         return monetate_auth.MonetateToken(
             token=data["token"],
@@ -185,7 +212,9 @@ class MonetateHook(ProviderHook):
 
     def get_token(self) -> monetate_auth.MonetateToken:
         """The cached API token for this connection, minted when absent or near expiry."""
-        return monetate_auth.TOKEN_CACHE.get(self.cache_key, self.mint_token)
+        token = monetate_auth.TOKEN_CACHE.get(self.cache_key, self.mint_token)
+        self.hold(token.token)  # another hook of this process may have minted it
+        return token
 
     # -- Data API --------------------------------------------------------------------------
 
@@ -268,14 +297,16 @@ class MonetateHook(ProviderHook):
     # -- connection test -------------------------------------------------------------------
 
     def test_connection(self) -> tuple[bool, str]:
-        """Mint a token and list the datasets; never the rate-limited single-record GET."""
+        """Check the connection, mint a token and list the datasets (never the rate-limited
+        single-record GET). Always ``(ok, message)``; the message never holds a secret."""
         try:
+            self.settings  # noqa: B018 - every connection problem, before any call
             token = self.get_token()
             schemas = self.list_schemas()
         except (MonetateProviderError, ApiError) as exc:
-            return False, str(exc)
+            return False, self.redactor.redact(str(exc))
         except Exception as exc:  # the UI must get a message, whatever went wrong
-            return False, f"{type(exc).__name__}: {exc}"
+            return False, self.redactor.redact(f"{type(exc).__name__}: {exc}")
         return True, (
             f"Authenticated as {self.username}; token valid for {token.expires_in}s; "
             f"{len(schemas)} dataset(s) under {self.data_path}."

@@ -5,9 +5,11 @@
   the triggers. Both only translate their library's results and perform the step the shared
   policy decides, so a status or a failure is handled alike on both paths
   (``tests/unit/http/test_equivalence.py`` runs every case through both).
+* :class:`Redactor` holds the credentials redacted from every error message (a hook shares one
+  with all its sessions; each client adds every ``Authorization`` it sends).
 * :class:`ErrorHints` is the advice a hook attaches to 401/403/404 errors; :func:`base_url`,
-  :data:`USER_AGENT` and :func:`one_connection_client` are what hooks and triggers need to
-  address the API.
+  :func:`checked_base_url` (a connection's host refused when it has a path), :data:`USER_AGENT`
+  and :func:`one_connection_client` are what hooks and triggers need to address the API.
 
 Inside (not imported from outside this package except by its tests):
 
@@ -22,10 +24,10 @@ The errors raised are in :mod:`airflow_provider_monetate.exceptions`.
 from __future__ import annotations
 
 from airflow_provider_monetate.http._async_client import AsyncApiClient, AsyncCredential, one_connection_client
-from airflow_provider_monetate.http._errors import ErrorHints
+from airflow_provider_monetate.http._errors import ErrorHints, Redactor
 from airflow_provider_monetate.http._policy import RetryPolicy
 from airflow_provider_monetate.http._session import ApiSession, Credential
-from airflow_provider_monetate.http._transport import USER_AGENT, base_url
+from airflow_provider_monetate.http._transport import USER_AGENT, base_url, checked_base_url
 
 __all__ = [
     "USER_AGENT",
@@ -34,7 +36,9 @@ __all__ = [
     "AsyncCredential",
     "Credential",
     "ErrorHints",
+    "Redactor",
     "RetryPolicy",
     "base_url",
+    "checked_base_url",
     "one_connection_client",
 ]

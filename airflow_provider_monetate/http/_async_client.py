@@ -20,7 +20,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from airflow_provider_monetate.http._errors import ErrorHints
+from airflow_provider_monetate.exceptions import ApiUnavailableError
+from airflow_provider_monetate.http._errors import ErrorHints, Redactor
 from airflow_provider_monetate.http._policy import Action, Attempts, RetryPolicy, resolve_policy
 from airflow_provider_monetate.http._transport import HTTPX_FAILURES, USER_AGENT, httpx_failure, response_outcome
 
@@ -65,6 +66,8 @@ class AsyncApiClient:
     :param sleep: an async sleep; defaults to :func:`asyncio.sleep`.
     :param clock: monotonic seconds; defaults to :func:`time.monotonic`.
     :param rand: the jitter source; defaults to :func:`random.random`.
+    :param redactor: the credentials to redact from error messages, as for
+        :class:`~._session.ApiSession`; every ``Authorization`` sent is added to it.
     """
 
     def __init__(
@@ -77,8 +80,10 @@ class AsyncApiClient:
         sleep: Callable[[float], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        redactor: Redactor | None = None,
     ) -> None:
         self.service = service
+        self.redactor = redactor if redactor is not None else Redactor()
         self.credential = credential
         self.hints = hints or ErrorHints()
         self.retry = resolve_policy(retry)
@@ -118,14 +123,15 @@ class AsyncApiClient:
             sent = dict(headers or {})
             if header:
                 sent["Authorization"] = header
+            self.redactor.add_header(sent.get("Authorization"))
             response = failure = None
             try:
                 response = await http.request(method, path, params=params, json=json, headers=sent)
             except HTTPX_FAILURES as exc:  # timeouts, refused and dropped connections
                 failure = exc
-                outcome = httpx_failure(exc)
+                outcome = httpx_failure(exc, url=str(http.base_url))
             else:
-                outcome = response_outcome(response, header or sent.get("Authorization"))
+                outcome = response_outcome(response, self.redactor)
             step = attempts.next(outcome)
             if step.action is Action.RETURN:
                 return response
@@ -135,4 +141,7 @@ class AsyncApiClient:
                 self.retries += 1
                 await self._sleep(step.delay)
             else:
-                raise step.error from failure  # a transport failure stays visible in the traceback
+                if failure is not None and isinstance(step.error, ApiUnavailableError):
+                    step.error.failure = type(failure).__name__
+                # Not chained: the library's error text holds the full URL and query (a customer ID).
+                raise step.error from None

@@ -6,13 +6,20 @@ client report an error in the same words.
 
 Invariants:
 
-* the credential that was sent never appears in a message (the API may echo it back);
+* no credential a :class:`Redactor` holds appears in a message, in any form it holds (the API may
+  echo it back): a client adds every ``Authorization`` it sends, a hook every secret it reads or
+  mints; a credential once held stays redacted (a body may echo a token renewed away);
+* a body is redacted whole before it is cut to :data:`MAX_TEXT`, so a cut cannot leave part of a
+  secret;
 * a status not in :data:`STATUS_ERRORS` becomes a plain :class:`ApiError` (the retried statuses
   only reach here as :class:`ApiUnavailableError`, built by the retry policy).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +33,67 @@ from airflow_provider_monetate.exceptions import (
 
 # At most this many of an API's error entries are quoted; a rejected batch can list thousands.
 MAX_MESSAGES = 20
+# A body that is not JSON (an HTML error page) is quoted up to this many characters, once redacted.
+MAX_TEXT = 200
+# PEM body lines shorter than this (the last, padded line) are too short to be told from other text.
+_MIN_PEM_LINE = 16
+REDACTED = "***"
+
+
+class Redactor:
+    """The credentials one hook or client has held, each in every form it may be echoed in.
+
+    Thread-safe; a secret is never removed. :meth:`redact` replaces the longest secrets first, so a
+    secret that contains another (a header value and its token) is never left half-shown.
+    """
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._longest_first: tuple[str, ...] = ()
+        self._lock = threading.Lock()
+
+    def __contains__(self, secret: object) -> bool:
+        return secret in self._secrets
+
+    def add(self, *secrets: str | None) -> bool:
+        """Hold ``secrets`` (empty ones are ignored); ``True`` when any was new."""
+        new = {secret for secret in secrets if secret and secret not in self._secrets}
+        if not new:
+            return False
+        with self._lock:
+            self._secrets |= new
+            self._longest_first = tuple(sorted(self._secrets, key=len, reverse=True))
+        return True
+
+    def add_header(self, header: str | None) -> bool:
+        """Hold an ``Authorization`` value's credential; for ``Basic`` also the password inside it."""
+        scheme, _, credential = (header or "").partition(" ")
+        added = self.add(credential or scheme)
+        if scheme.lower() == "basic" and credential:
+            try:
+                password = base64.b64decode(credential, validate=True).decode().partition(":")[2]
+            except (binascii.Error, UnicodeDecodeError):
+                return added
+            added = self.add(password) or added
+        return added
+
+    def add_basic(self, login: str, password: str) -> bool:
+        """Hold a password and the ``Basic`` credential made from it."""
+        basic = base64.b64encode(f"{login}:{password}".encode()).decode()
+        return self.add(password, basic)
+
+    def add_pem(self, pem: str) -> bool:
+        """Hold a PEM key whole and each line of its body, in case a part of it is echoed."""
+        lines = [line.strip() for line in pem.replace("\\n", "\n").splitlines()]
+        body = [line for line in lines if len(line) >= _MIN_PEM_LINE and "-----" not in line and ":" not in line]
+        return self.add(pem, pem.strip(), *body)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every form of every held secret replaced by ``***``."""
+        for secret in self._longest_first:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
 
 
 @dataclass(frozen=True)
@@ -57,20 +125,17 @@ def error_for(service: str, method: str, path: str, status: int, messages: list[
     return cls(service, method, path, status, messages, hint)
 
 
-def response_messages(response: Any, header: str | None) -> list[str]:
+def response_messages(response: Any, redactor: Redactor) -> list[str]:
     """Error messages from either API's error body (a ``requests`` or ``httpx`` response), with
-    the credential that was sent (the part of ``header`` after the scheme) redacted."""
+    every credential ``redactor`` holds redacted; a body that is not JSON is redacted, then cut."""
     try:
         body = response.json()
     except ValueError:  # both libraries raise a ValueError subclass for a body that is not JSON
-        text = response.text.strip()[:200]
-        messages = [text] if text else []
-    else:
-        messages = _body_messages(body)
-    secret = header.partition(" ")[2] if header else ""
-    if secret:
-        messages = [m.replace(secret, "***") for m in messages]
-    return messages
+        text = redactor.redact(response.text.strip())
+        if len(text) > MAX_TEXT:
+            text = text[:MAX_TEXT] + "..."
+        return [text] if text else []
+    return [redactor.redact(message) for message in _body_messages(body)]
 
 
 def _body_messages(body: Any) -> list[str]:

@@ -22,7 +22,8 @@ from typing import Any, Protocol
 import requests
 from requests.adapters import HTTPAdapter
 
-from airflow_provider_monetate.http._errors import ErrorHints
+from airflow_provider_monetate.exceptions import ApiUnavailableError
+from airflow_provider_monetate.http._errors import ErrorHints, Redactor
 from airflow_provider_monetate.http._policy import Action, Attempts, RetryPolicy, resolve_policy
 from airflow_provider_monetate.http._transport import (
     REQUESTS_FAILURES,
@@ -54,6 +55,8 @@ class ApiSession:
     :param sleep: injectable for tests; defaults to :func:`time.sleep`.
     :param clock: injectable for tests; defaults to :func:`time.monotonic`.
     :param pool_size: connections kept per host (match the caller's concurrency).
+    :param redactor: the credentials to redact from error messages (a hook passes the one that
+        holds every secret it has read or minted); every ``Authorization`` sent is added to it.
 
     ``retry``, ``_sleep``, ``_clock`` and ``_rand`` are read at every call, so a test may replace
     them on a hook's session after it was created.
@@ -71,8 +74,10 @@ class ApiSession:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         pool_size: int = 16,
+        redactor: Redactor | None = None,
     ) -> None:
         self.service = service
+        self.redactor = redactor if redactor is not None else Redactor()
         self.base_url = base_url.rstrip("/")
         self.credential = credential
         self.hints = hints or ErrorHints()
@@ -125,6 +130,7 @@ class ApiSession:
             header = authorization or (credential.header() if credential else None)
             if header:
                 headers["Authorization"] = header
+                self.redactor.add_header(header)
             response = failure = None
             try:
                 response = self.session.request(
@@ -133,9 +139,9 @@ class ApiSession:
                 )
             except REQUESTS_FAILURES as exc:
                 failure = exc
-                outcome = requests_failure(exc, handling)
+                outcome = requests_failure(exc, handling, url=self.base_url)
             else:
-                outcome = response_outcome(response, header)
+                outcome = response_outcome(response, self.redactor)
             step = attempts.next(outcome)
             if step.action is Action.RETURN:
                 return response
@@ -146,4 +152,7 @@ class ApiSession:
                     self.retries += 1
                 self._sleep(step.delay)
             else:
-                raise step.error from failure  # a transport failure stays visible in the traceback
+                if failure is not None and isinstance(step.error, ApiUnavailableError):
+                    step.error.failure = type(failure).__name__
+                # Not chained: the library's error text holds the full URL and query (a customer ID).
+                raise step.error from None

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -20,19 +21,63 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from airflow_provider_monetate.exceptions import ConfigurationError, PrivateKeyError
 
 ALGORITHMS = ("RS256", "RS384", "RS512")
-# The prose says 900..43200, the schema 600..43200: within 900..43200 both readings hold.
+# The prose says 900..43200, the schema 600..43200: only 900..43200 holds under both readings, and
+# a value outside it is refused rather than changed (a setting is never silently altered).
 TTL_MIN, TTL_MAX, TTL_DEFAULT = 900, 43200, 3600
+# Where the key may be set; exactly one of them.
+KEY_SOURCES = ("password", "private_key", "private_key_path")
 
 
-def clamp_ttl(value: object) -> int:
-    """Token lifetime in seconds, clamped to 900..43200 (both documented bounds hold)."""
-    if value in (None, ""):
+def check_ttl(value: object) -> int:
+    """Token lifetime in seconds from the ``token_ttl`` extra: a whole number in 900..43200.
+
+    ``3600``, ``"3600"`` and ``"3600.0"`` all mean 3600; anything else is refused, never clamped.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
         return TTL_DEFAULT
+    ttl = _whole_number(value)
+    if ttl is None:
+        raise ConfigurationError(
+            f"{value!r} is not a whole number of seconds: give an integer from {TTL_MIN} to {TTL_MAX}, "
+            f"or leave it out for {TTL_DEFAULT}."
+        )
+    if not TTL_MIN <= ttl <= TTL_MAX:
+        raise ConfigurationError(
+            f"{ttl} is outside {TTL_MIN}..{TTL_MAX} seconds, the lifetimes Monetate documents (its schema "
+            f"also allows 600..{TTL_MIN - 1}, its prose does not): give a value in {TTL_MIN}..{TTL_MAX}, "
+            f"or leave it out for {TTL_DEFAULT}."
+        )
+    return ttl
+
+
+def _whole_number(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
     try:
-        ttl = int(value)  # type: ignore[call-overload]
+        number = float(value.strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ConfigurationError(f"token_ttl must be a whole number of seconds, got {type(value).__name__}") from None
-    return max(TTL_MIN, min(TTL_MAX, ttl))
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def key_pem(password: str | None, private_key: str | None, private_key_path: str | None) -> str:
+    """The PEM text from the one place it is set (see :data:`KEY_SOURCES`).
+
+    :raises PrivateKeyError: set in several places (one would be ignored), or the file cannot be read.
+    """
+    given = [name for name, value in zip(KEY_SOURCES, (password, private_key, private_key_path), strict=True) if value]
+    if len(given) > 1:
+        raise PrivateKeyError(
+            f"the key is set in {' and '.join(given)}: keep exactly one of {', '.join(KEY_SOURCES)} "
+            "(the others would be ignored)."
+        )
+    if private_key_path:
+        path = Path(private_key_path).expanduser()
+        try:
+            return path.read_text()
+        except OSError as exc:
+            raise PrivateKeyError(f"Cannot read the Monetate private key file {path}: {exc.strerror}.") from None
+    return password or private_key or ""
 
 
 def check_algorithm(algorithm: str | None) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from airflow_provider_monetate.exceptions import (
@@ -127,13 +129,36 @@ def test_wrong_key_is_401_with_a_fix(emulator, monkeypatch):
 
     conn = emulator.monetate_conn_json()
     other = generate_key_pair().private_key_pem
-    import json
-
     data = json.loads(conn)
     data["password"] = other
     monkeypatch.setenv("AIRFLOW_CONN_MONETATE_DEFAULT", json.dumps(data))
     good, message = MonetateHook(retry=FAST_RETRY).test_connection()
     assert not good and "public key uploaded to Monetate matches" in message
+
+
+def test_a_host_without_scheme_names_the_tls_handshake_and_the_fix(emulator, monkeypatch):
+    # The emulator speaks plain HTTP; a host without scheme means https. This used to crash with
+    # AttributeError: 'str' object has no attribute '__context__'.
+    address = emulator.url.removeprefix("http://")
+    data = json.loads(emulator.monetate_conn_json())
+    monkeypatch.setenv("AIRFLOW_CONN_MONETATE_DEFAULT", json.dumps({**data, "host": address}))
+    good, message = MonetateHook(retry=RetryPolicy(max_attempts=1)).test_connection()
+    assert not good and f"TLS handshake with {address} failed" in message
+    assert f"if {address} serves plain HTTP, write http:// in the connection's host" in message
+    cdp = json.loads(emulator.cdp_conn_json(token="tok-unused"))
+    monkeypatch.setenv("AIRFLOW_CONN_ACQUIA_CDP_DEFAULT", json.dumps({**cdp, "host": address, "extra": {
+        **cdp["extra"], "auth_host": address}}))
+    good, message = AcquiaCdpHook(retry=RetryPolicy(max_attempts=1)).test_connection()
+    assert not good and f"TLS handshake with {address} failed" in message
+
+
+def test_a_host_with_a_path_is_refused_before_any_call(emulator, monkeypatch):
+    data = json.loads(emulator.monetate_conn_json())
+    monkeypatch.setenv("AIRFLOW_CONN_MONETATE_DEFAULT", json.dumps({**data, "host": emulator.url + "/api"}))
+    good, message = MonetateHook(retry=FAST_RETRY).test_connection()
+    assert not good and f"- host: '{emulator.url}/api' has a path" in message
+    assert "dataset does not exist" not in message
+    assert emulator.counters().get("monetate.auth", {}).get("auth_calls", 0) == 0
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])

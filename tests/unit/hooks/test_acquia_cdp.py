@@ -19,6 +19,7 @@ from airflow_provider_monetate.exceptions import (
 from airflow_provider_monetate.hooks.acquia_cdp import AcquiaCdpHook
 from airflow_provider_monetate.http import RetryPolicy
 from tests.conftest import set_connection
+from tests.support.network_failures import SelfSignedServer, refuse_to_resolve
 
 API = "https://api.cdp.test"
 AUTH = "https://auth.cdp.test"
@@ -41,8 +42,8 @@ class FakeStore:
 
 @pytest.fixture
 def conn(monkeypatch):
-    def make(token_store=None, **extra):
-        set_connection(monkeypatch, "cdp", conn_type="acquia_cdp", host=API, login="integration",
+    def make(token_store=None, host=API, **extra):
+        set_connection(monkeypatch, "cdp", conn_type="acquia_cdp", host=host, login="integration",
                        password="pa55word", extra={"auth_host": AUTH, "tenant_id": "1234", "environment": "CS",
                                                    "token": "tok-static-123", **extra})
         return AcquiaCdpHook("cdp", token_store=token_store,
@@ -216,3 +217,83 @@ def test_cdp_password_basic_credential_and_tokens_are_masked(monkeypatch, masked
     hook.verify_token()
     basic = requests_mock.request_history[0].headers["Authorization"].removeprefix("Basic ")
     assert {"pa55word-long", basic, "tok-created-456", "tok-static-123"} <= set(masked)
+
+
+# -- the connection is checked once, before any call -----------------------------------------------
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    ({"tenant_id": ""}, "- tenant_id: missing: set the extra 'tenant_id'"),
+    ({"environment": "dev"}, "- environment: Unknown Acquia CDP environment 'dev'; expected one of CS, UAT, PROD"),
+    ({"auth_host": "https://cs-auth.test/token"}, "- auth_host: 'https://cs-auth.test/token' has a path"),
+    ({"timestamp_unit": "minutes"}, "- timestamp_unit: timestamp_unit must be 's'"),
+])
+def test_test_connection_reports_a_bad_connection_without_calling(conn, requests_mock, extra, expected):
+    # A missing tenant_id or an unknown environment used to raise, after a verify call.
+    good, message = conn(**extra).test_connection()
+    assert not good and expected in message
+    assert requests_mock.call_count == 0
+
+
+def test_every_problem_of_the_connection_is_reported_at_once(monkeypatch, requests_mock):
+    set_connection(monkeypatch, "bad", conn_type="acquia_cdp", host="https://api.cdp.test/v2",
+                   extra={"environment": "dev", "token": "tok-static-123"})
+    with pytest.raises(ConfigurationError) as info:
+        AcquiaCdpHook("bad").post_entities({"events": []})
+    first, *lines = str(info.value).splitlines()
+    assert first == "Acquia CDP connection 'bad' cannot be used; nothing was sent. Fix host, tenant_id, environment:"
+    assert [line.split(":")[0] for line in lines] == ["- host", "- tenant_id", "- environment"]
+    assert requests_mock.call_count == 0
+
+
+def test_test_connection_without_a_token_says_so_without_calling(conn, requests_mock):
+    good, message = conn(token="").test_connection()
+    assert not good and "No Acquia CDP bearer token" in message and requests_mock.call_count == 0
+
+
+def test_a_self_signed_auth_host_is_named_by_test_connection(conn, tmp_path):
+    with SelfSignedServer(tmp_path) as server:
+        hook = conn(auth_host=server.url)
+        hook.retry = RetryPolicy(max_attempts=1)
+        good, message = hook.test_connection()
+    assert not good and f"TLS certificate of 127.0.0.1:{server.port} not accepted (self-signed certificate)" in message
+
+
+def test_an_unresolvable_api_host_is_named(conn, monkeypatch):
+    name = refuse_to_resolve(monkeypatch)
+    with pytest.raises(ApiUnavailableError, match=f"-> no response: cannot resolve the host name {name}"):
+        conn(host=name).post_entities({"events": []})
+
+
+# -- no credential this hook has held is shown ----------------------------------------------------------
+
+def test_a_plaintext_password_echoed_by_the_auth_server_is_not_shown(hook, requests_mock):
+    requests_mock.post(TOKEN_URL, status_code=400, json={
+        "errorCode": "LOCKED", "userMessage": "user integration with password pa55word is locked"})
+    with pytest.raises(ApiValidationError) as info:
+        hook.create_token()
+    assert "pa55word" not in str(info.value) and "password *** is locked" in str(info.value)
+
+
+def test_a_created_token_echoed_by_the_tracker_is_not_shown(hook, requests_mock):
+    requests_mock.post(TOKEN_URL, json={"access_token": "tok-created-456", "expires_in": 10})
+    requests_mock.post(TRACKER, status_code=400, text="<html>tokens tok-static-123, tok-created-456 differ</html>")
+    hook.create_token()
+    with pytest.raises(ApiValidationError) as info:
+        hook.post_entities({"events": []})
+    assert "tok-created-456" not in str(info.value) and "tok-static-123" not in str(info.value)
+
+
+def test_a_body_echoing_the_token_renewed_away_does_not_show_it(conn, requests_mock):
+    hook = conn(token_store=FakeStore("tok-old-111", "tok-rotated-222"))
+    requests_mock.post(TRACKER, [{"status_code": 401, "json": {"errorCode": "INVALID_TOKEN"}},
+                                 {"status_code": 400, "json": {"errorCode": "BAD", "userMessage": "not tok-old-111"}}])
+    with pytest.raises(ApiValidationError) as info:
+        hook.post_entities({"events": []})
+    assert str(info.value).startswith("Acquia CDP POST /v2/1234/dw/tracker -> 400: BAD: not ***")
+
+
+def test_test_connection_never_returns_a_token(hook, requests_mock):
+    requests_mock.get(TOKEN_URL, status_code=500, text="internal error verifying Bearer tok-static-123" + "!" * 300)
+    hook.retry = RetryPolicy(max_attempts=1)
+    good, message = hook.test_connection()
+    assert not good and "tok-static" not in message and "Bearer ***" in message

@@ -22,6 +22,7 @@ from airflow_provider_monetate.exceptions import (
 from airflow_provider_monetate.hooks.monetate import DeletionStatus, MonetateHook
 from airflow_provider_monetate.http import RetryPolicy
 from tests.conftest import set_connection
+from tests.support.network_failures import SelfSignedServer, refuse_to_resolve
 from tests.support.openapi_check import NotInSpec, check_request
 
 HOST = "https://monetate.test"
@@ -44,7 +45,8 @@ def ok(data, code=200):
 def conn(monkeypatch, keypair):
     def make(**extra):
         password = extra.pop("password", keypair.pkcs8)
-        set_connection(monkeypatch, "mon", conn_type="monetate", host=HOST, login=USER, password=password,
+        host = extra.pop("host", HOST)
+        set_connection(monkeypatch, "mon", conn_type="monetate", host=host, login=USER, password=password,
                        extra={"shortname": "shop", **extra})
         return MonetateHook("mon", retry=RetryPolicy(max_attempts=5, base_delay=0.01, max_delay=0.05))
     return make
@@ -81,8 +83,9 @@ def test_each_supported_algorithm_signs(conn, keypair, mint, algorithm):
     jwt.decode(token, keypair.public_pem, algorithms=[algorithm])
 
 
-@pytest.mark.parametrize(("configured", "sent"), [(None, "3600"), (100, "900"), (99999, "43200"), (7200, "7200")])
-def test_ttl_is_clamped(conn, mint, configured, sent):
+@pytest.mark.parametrize(("configured", "sent"), [
+    (None, "3600"), ("", "3600"), (900, "900"), ("7200", "7200"), ("3600.0", "3600"), (43200.0, "43200")])
+def test_ttl_whole_numbers_are_sent_as_given(conn, mint, configured, sent):
     extra = {} if configured is None else {"token_ttl": configured}
     conn(**extra).mint_token()
     assert mint.last_request.qs["ttl"] == [sent]
@@ -403,3 +406,126 @@ def test_monetate_key_passphrase_jwt_and_token_are_masked(monkeypatch, keypair, 
     MonetateHook("mon").mint_token()
     jwt_sent = mint.last_request.headers["Authorization"].removeprefix("JWT ")
     assert {keypair.encrypted, "s3cret-passphrase", jwt_sent, "1.minted.token"} <= set(masked)
+
+
+# -- the connection is checked once, before any call -----------------------------------------------
+
+@pytest.mark.parametrize("configured", [-5, 100, 899, 43201, 99999, "-5"])
+def test_a_ttl_outside_the_documented_range_is_refused_not_clamped(conn, requests_mock, configured):
+    with pytest.raises(ConfigurationError, match=r"- token_ttl: -?\d+ is outside 900\.\.43200 seconds") as info:
+        conn(token_ttl=configured).list_schemas()
+    assert not isinstance(info.value, PrivateKeyError) and requests_mock.call_count == 0
+
+
+@pytest.mark.parametrize("configured", ["1h", "3600.5", True, [3600]])
+def test_a_ttl_that_is_not_a_whole_number_says_so(conn, requests_mock, configured):
+    with pytest.raises(ConfigurationError, match=r"- token_ttl: .* is not a whole number of seconds: give an "
+                                                 r"integer from 900 to 43200") as info:
+        conn(token_ttl=configured).list_schemas()
+    assert "got str" not in str(info.value) and requests_mock.call_count == 0
+
+
+def test_a_host_with_a_path_is_refused_before_any_call(conn, requests_mock):
+    # It used to address https://api.monetate.net/api/api/... and blame the dataset or shortname.
+    with pytest.raises(ConfigurationError) as info:
+        conn(host="https://api.monetate.net/api").list_schemas()
+    message = str(info.value)
+    assert "- host: 'https://api.monetate.net/api' has a path: give only scheme://host[:port], e.g. " \
+           "https://api.monetate.net" in message
+    assert "dataset does not exist" not in message and requests_mock.call_count == 0
+
+
+def test_a_key_set_in_the_password_and_a_file_is_refused(conn, keypair, requests_mock, tmp_path):
+    # The file used to be ignored silently: the key in the password was used.
+    path = tmp_path / "other.pem"
+    path.write_text(keypair.pkcs1)
+    with pytest.raises(PrivateKeyError, match="the key is set in password and private_key_path: keep exactly one"):
+        conn(private_key_path=str(path)).mint_token()
+    assert requests_mock.call_count == 0
+
+
+def test_every_problem_of_the_connection_is_reported_at_once(monkeypatch, requests_mock):
+    set_connection(monkeypatch, "bad", conn_type="monetate", host="https://api.monetate.net/api", login="",
+                   password="", extra={"algorithm": "HS256", "token_ttl": "-5"})
+    with pytest.raises(ConfigurationError) as info:
+        MonetateHook("bad").list_schemas()
+    first, *lines = str(info.value).splitlines()
+    assert first == ("Monetate connection 'bad' cannot be used; nothing was sent. "
+                     "Fix host, login, shortname, algorithm, token_ttl, private key:")
+    assert [line.split(":")[0] for line in lines] == [
+        "- host", "- login", "- shortname", "- algorithm", "- token_ttl", "- private key"]
+    assert "Monetate API username" in lines[1] and "RS256" in lines[3] and "private_key_path" in lines[5]
+    assert requests_mock.call_count == 0
+
+
+def test_test_connection_checks_the_connection_before_minting(conn, requests_mock):
+    good, message = conn(shortname="").test_connection()
+    assert not good and "- shortname: missing: set the extra 'shortname'" in message
+    assert requests_mock.call_count == 0  # no token was minted first
+
+
+# -- what failed, and where, when the API cannot be reached -----------------------------------------
+
+def test_a_self_signed_certificate_is_named_with_its_host(monkeypatch, keypair, tmp_path):
+    # Any TLS failure used to crash with AttributeError: 'str' object has no attribute '__context__'.
+    with SelfSignedServer(tmp_path) as server:
+        set_connection(monkeypatch, "tls", conn_type="monetate", host=server.url, login=USER,
+                       password=keypair.pkcs8, extra={"shortname": "shop"})
+        with pytest.raises(ApiUnavailableError) as info:
+            MonetateHook("tls", retry=RetryPolicy(max_attempts=1)).list_schemas()
+        good, message = MonetateHook("tls", retry=RetryPolicy(max_attempts=1)).test_connection()
+    expected = f"TLS certificate of 127.0.0.1:{server.port} not accepted (self-signed certificate)"
+    assert str(info.value).startswith(f"Monetate GET /api/auth/v0/refresh/ -> no response: {expected}")
+    assert not good and expected in message and "REQUESTS_CA_BUNDLE" in message
+
+
+def test_an_unresolvable_host_is_named(monkeypatch, keypair):
+    name = refuse_to_resolve(monkeypatch)
+    set_connection(monkeypatch, "dns", conn_type="monetate", host=name, login=USER, password=keypair.pkcs8,
+                   extra={"shortname": "shop"})
+    good, message = MonetateHook("dns", retry=RetryPolicy(max_attempts=1)).test_connection()
+    assert not good and f"cannot resolve the host name {name}" in message
+
+
+# -- no credential this hook has held is shown ----------------------------------------------------------
+
+def test_the_jwt_in_an_html_error_page_is_not_shown_even_in_part(hook, requests_mock):
+    # The page used to be cut to 200 characters before the JWT was redacted: its start was shown.
+    def page(request, context):
+        context.status_code, context.headers["Content-Type"] = 401, "text/html"
+        return "<html><body><h1>Unauthorized</h1>" + "." * 140 + f"<pre>{request.headers['Authorization']}</pre>"
+
+    mint = requests_mock.get(AUTH_URL, text=page)
+    with pytest.raises(ApiAuthError) as info:
+        hook.list_schemas()
+    sent = mint.last_request.headers["Authorization"].removeprefix("JWT ")
+    assert not [sent[i:i + 8] for i in range(len(sent) - 7) if sent[i:i + 8] in str(info.value)]
+    assert "JWT ***" in str(info.value)
+
+
+def test_a_body_echoing_the_token_renewed_away_does_not_show_it(hook, requests_mock):
+    requests_mock.get(AUTH_URL, [{"json": token_body("1.old.token")}, {"json": token_body("1.new.token")}])
+    requests_mock.get(f"{DATA}/schema/", [
+        {"status_code": 401, "json": ok(None, 401)},
+        {"status_code": 400, "json": {"meta": {"code": 400, "errors": ["token 1.old.token was revoked"]}}}])
+    with pytest.raises(ApiValidationError) as info:
+        hook.list_schemas()
+    assert "1.old.token" not in str(info.value) and "token *** was revoked" in str(info.value)
+
+
+def test_a_line_of_the_private_key_echoed_is_not_shown(hook, keypair, mint, requests_mock):
+    line = keypair.pkcs8.splitlines()[5]
+    requests_mock.get(f"{DATA}/schema/", status_code=400, json={"meta": {"code": 400, "errors": [f"bad {line}"]}})
+    with pytest.raises(ApiValidationError) as info:
+        hook.list_schemas()
+    assert line not in str(info.value) and "bad ***" in str(info.value)
+
+
+@pytest.mark.parametrize(("extra", "line"), [
+    ({"shortname": "shop/production"}, "- shortname: 'shop/production' is not one path segment"),
+    ({"environment": "production "}, "- environment: 'production ' is not one path segment"),
+])
+def test_shortname_and_environment_are_one_path_segment(conn, requests_mock, extra, line):
+    with pytest.raises(ConfigurationError, match=line):
+        conn(**extra).list_schemas()
+    assert requests_mock.call_count == 0

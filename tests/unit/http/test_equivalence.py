@@ -44,24 +44,33 @@ HINTS = ErrorHints(unauthorized="renew it", forbidden="ask", not_found="missing"
 SEND_SECONDS = 2.0
 JITTER = (0.25, 0.75)
 
-# Each library's exception for each kind of transport failure, chained as the library chains it.
+# Each library's exception for each kind of transport failure, chained as the library chains it
+# (test_transport.py checks these chains against real sockets), so that both describe it alike.
 REQUESTS_FAILURES = {
-    "refused": lambda: _from_max_retry(requests.ConnectionError("refused"),
-                                       NewConnectionError(None, "[Errno 111] Connection refused")),
+    "refused": lambda: _from_max_retry(requests.ConnectionError("refused"), _during(
+        NewConnectionError(None, "Failed to establish a new connection"), ConnectionRefusedError(111, "refused"))),
     "connect_timeout": lambda: requests.ConnectTimeout("connect timed out"),
     "tls_handshake": lambda: _from_max_retry(requests.exceptions.SSLError("tls"), _during(
-        Urllib3SSLError("verify failed"), ssl.SSLCertVerificationError(1, "certificate verify failed"))),
+        Urllib3SSLError("verify failed"), _verify_failed())),
     "read_timeout": lambda: requests.ReadTimeout("read timed out"),
-    "dropped": lambda: _from_max_retry(requests.ConnectionError("aborted"), ProtocolError(
-        "Connection aborted.", RemoteDisconnected("Remote end closed connection without response"))),
+    "dropped": lambda: _from_max_retry(requests.ConnectionError("aborted"), _during(ProtocolError(
+        "Connection aborted."), RemoteDisconnected("Remote end closed connection without response"))),
 }
 HTTPX_FAILURES = {
-    "refused": lambda request: httpx.ConnectError("[Errno 111] Connection refused", request=request),
+    "refused": lambda request: _during(httpx.ConnectError("All connection attempts failed", request=request),
+                                       ConnectionRefusedError(111, "Connect call failed")),
     "connect_timeout": lambda request: httpx.ConnectTimeout("connect timed out", request=request),
-    "tls_handshake": lambda request: httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]", request=request),
+    "tls_handshake": lambda request: _during(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]", request=request),
+                                             _verify_failed()),
     "read_timeout": lambda request: httpx.ReadTimeout("read timed out", request=request),
     "dropped": lambda request: httpx.RemoteProtocolError("Server disconnected", request=request),
 }
+
+
+def _verify_failed() -> ssl.SSLCertVerificationError:
+    error = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    error.verify_message = "self-signed certificate"
+    return error
 
 
 def _from_max_retry(outer: BaseException, reason: BaseException) -> BaseException:
@@ -160,8 +169,8 @@ class Run:
     def record(self, result) -> dict:
         if isinstance(result, ApiError):
             text = str(result)
-            if result.__cause__ is not None:  # the libraries name the same failure differently
-                text = text.replace(type(result.__cause__).__name__, "<failure>")
+            if getattr(result, "failure", None):  # the libraries name the same failure differently
+                text = text.replace(result.failure, "<failure>")
             result = (type(result), result.status, getattr(result, "in_doubt", None),
                       getattr(result, "attempts", None), text)
         return {"sent": self.sent, "renewed": self.renewed, "waits": self.waits, "result": result}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+import traceback
 
 import pytest
 import requests
@@ -100,13 +101,24 @@ def test_retry_after_http_date_is_read_against_the_wall_clock(session, waits, re
     assert 28 <= waits[0] <= 30
 
 
-def test_transport_failure_is_the_cause_of_the_error(session, requests_mock):
+def test_a_transport_failure_is_named_not_chained(session, requests_mock):
     requests_mock.post(f"{BASE}/rows/", exc=requests.ReadTimeout("slow"))
     with pytest.raises(ApiUnavailableError) as info:
         session.request("POST", "/rows/", json={}, retry_ambiguous=False)
-    assert isinstance(info.value.__cause__, requests.ReadTimeout)
-    assert info.value.status is None and info.value.messages == ["ReadTimeout after sending"]
-    assert str(info.value).startswith("Monetate POST /rows/ -> no response: ReadTimeout after sending.")
+    assert info.value.failure == "ReadTimeout" and info.value.__cause__ is None
+    text = "no answer from api.test within the read timeout after sending"
+    assert info.value.status is None and info.value.messages == [text]
+    assert str(info.value).startswith(f"Monetate POST /rows/ -> no response: {text}.")
+
+
+def test_the_traceback_never_shows_the_query_where_a_customer_id_sits(session, requests_mock):
+    customer = "-".join(("customer", "42@example.com"))  # built, so this file's own lines do not hold it
+    url = f"{BASE}/customer-data-privacy/gdpr/?id={customer}"
+    requests_mock.get(url, exc=requests.ConnectTimeout(f"HTTPSConnectionPool: Max retries exceeded with url: {url}"))
+    with pytest.raises(ApiUnavailableError) as info:
+        session.request("GET", "/customer-data-privacy/gdpr/", params={"id": customer})
+    shown = "".join(traceback.format_exception(info.value))
+    assert "customer-42" not in shown and info.value.failure == "ConnectTimeout"
 
 
 def test_other_request_exceptions_propagate_unchanged(session, requests_mock):

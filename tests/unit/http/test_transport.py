@@ -29,6 +29,7 @@ from airflow_provider_monetate.http._transport import (
     requests_failure,
     tls_handshake_failed,
 )
+from tests.support.network_failures import SelfSignedServer, refuse_to_resolve
 
 
 def wrapped(outer: BaseException, reason: BaseException) -> BaseException:
@@ -45,20 +46,22 @@ def during(outer: BaseException, inner: BaseException) -> BaseException:
 
 # -- requests, hand-built chains ----------------------------------------------------------------
 
-@pytest.mark.parametrize(("exc", "reached"), [
-    (requests.ConnectTimeout(), False),
-    (wrapped(requests.ConnectionError(), NewConnectionError(None, "Connection refused")), False),
+@pytest.mark.parametrize(("exc", "reached", "text"), [
+    (requests.ConnectTimeout(), False, "no connection to api.test within the connect timeout"),
+    (wrapped(requests.ConnectionError(), during(NewConnectionError(None, "refused"), ConnectionRefusedError(111, "x"))),
+     False, "connection refused by api.test; check the connection's host and port"),
     (wrapped(requests.exceptions.SSLError(),
-             during(Urllib3SSLError(), ssl.SSLCertVerificationError(1, "verify failed"))), False),
-    (requests.ReadTimeout(), True),
-    (requests.ConnectionError(), True),
-    (wrapped(requests.ConnectionError(), ProtocolError("Connection aborted.", RemoteDisconnected("closed"))), True),
+             during(Urllib3SSLError(), ssl.SSLCertVerificationError(1, "verify failed"))),
+     False, "TLS certificate of api.test not accepted (verify failed)"),
+    (requests.ReadTimeout(), True, "no answer from api.test within the read timeout after sending"),
+    (requests.ConnectionError(), True, "connection to api.test failed (ConnectionError) after sending"),
+    (wrapped(requests.ConnectionError(), ProtocolError("Connection aborted.", RemoteDisconnected("closed"))), True,
+     "api.test closed the connection without an answer after sending"),
 ])
-def test_requests_failures(exc, reached):
-    outcome = requests_failure(exc)
+def test_requests_failures(exc, reached, text):
+    outcome = requests_failure(exc, url="https://api.test")
     assert outcome.status is None and outcome.reached is reached
-    name = type(exc).__name__
-    assert outcome.messages == ((f"{name} after sending",) if reached else (name,))
+    assert outcome.messages[0].startswith(text)
 
 
 def test_a_string_reason_in_the_chain_does_not_crash_the_walk():
@@ -176,7 +179,7 @@ def requests_outcome(url: str):
     try:
         requests.post(url, json={"a": 1}, timeout=5)
     except (requests.ConnectionError, requests.Timeout) as exc:
-        return requests_failure(exc)
+        return requests_failure(exc, url=url)
     raise AssertionError("the request succeeded")
 
 
@@ -188,7 +191,7 @@ def httpx_outcome(url: str):
     try:
         asyncio.run(send())
     except httpx.TransportError as exc:
-        return httpx_failure(exc)
+        return httpx_failure(exc, url=url)
     raise AssertionError("the request succeeded")
 
 
@@ -213,8 +216,9 @@ def test_session_retries_a_tls_handshake_failure_even_for_an_unsafe_call(plain_h
                          sleep=lambda s: None)
     with pytest.raises(ApiUnavailableError) as info:
         session.request("POST", "/rows/", json={"a": 1}, retry_ambiguous=False)
-    assert info.value.attempts == 2 and not info.value.in_doubt and info.value.messages == ["SSLError"]
-    assert isinstance(info.value.__cause__, requests.exceptions.SSLError)
+    assert info.value.attempts == 2 and not info.value.in_doubt
+    assert info.value.messages[0].startswith(f"TLS handshake with 127.0.0.1:{plain_http.port} failed")
+    assert info.value.failure == "SSLError" and info.value.__cause__ is None
 
 
 def test_an_exception_being_handled_by_the_caller_does_not_count_as_this_calls_cause(closed_port, hangs_up):
@@ -228,3 +232,67 @@ def test_an_exception_being_handled_by_the_caller_does_not_count_as_this_calls_c
         with pytest.raises(ApiUnavailableError) as info:
             session.request("POST", "/rows/", json={"a": 1}, retry_ambiguous=False)
     assert info.value.in_doubt and info.value.attempts == 1
+
+
+# -- what failed, and where: the same words from both libraries --------------------------------------
+
+BOTH = pytest.mark.parametrize("outcome_of", [requests_outcome, httpx_outcome], ids=["requests", "httpx"])
+
+
+@BOTH
+def test_a_self_signed_certificate_is_named_with_its_host(tmp_path, outcome_of):
+    with SelfSignedServer(tmp_path) as server:
+        outcome = outcome_of(f"{server.url}/rows/?id=C42")
+    (text,) = outcome.messages
+    assert text.startswith(f"TLS certificate of 127.0.0.1:{server.port} not accepted (self-signed certificate)")
+    assert "REQUESTS_CA_BUNDLE" in text and outcome.reached is False
+    assert "C42" not in text and "/rows/" not in text  # the query may hold a customer ID
+
+
+@BOTH
+def test_plain_http_behind_https_says_tls_handshake_and_suggests_http(plain_http, outcome_of):
+    (text,) = outcome_of(f"https://127.0.0.1:{plain_http.port}/rows/").messages
+    assert text.startswith(f"TLS handshake with 127.0.0.1:{plain_http.port} failed")
+    assert "write http:// in the connection's host" in text
+
+
+@BOTH
+def test_a_refused_connection_names_the_host_and_port(closed_port, outcome_of):
+    (text,) = outcome_of(f"http://127.0.0.1:{closed_port}/rows/").messages
+    assert text.startswith(f"connection refused by 127.0.0.1:{closed_port}")
+
+
+@BOTH
+def test_an_unresolvable_host_name_is_named(monkeypatch, outcome_of):
+    name = refuse_to_resolve(monkeypatch)
+    (text,) = outcome_of(f"https://{name}/rows/").messages
+    assert text.startswith(f"cannot resolve the host name {name} (Name or service not known)")
+
+
+@BOTH
+def test_a_dropped_connection_names_the_host(hangs_up, outcome_of):
+    (text,) = outcome_of(f"http://127.0.0.1:{hangs_up.port}/rows/").messages
+    assert text == f"127.0.0.1:{hangs_up.port} closed the connection without an answer after sending"
+
+
+@pytest.mark.parametrize(("exc", "text"), [
+    (requests.ConnectTimeout(), "no connection to api.test within the connect timeout"),
+    (requests.ReadTimeout(), "no answer from api.test within the read timeout after sending"),
+    (httpx.ConnectTimeout("slow"), "no connection to api.test within the connect timeout"),
+    (httpx.ReadTimeout("slow"), "no answer from api.test within the read timeout after sending"),
+    (httpx.PoolTimeout("busy"), "no free connection to api.test within the pool timeout"),
+])
+def test_timeouts_say_which_phase_and_host(exc, text):
+    failure = httpx_failure if isinstance(exc, httpx.TransportError) else requests_failure
+    assert failure(exc, url="https://user:pw@api.test/x/?id=C42").messages == (text,)
+
+
+def test_the_session_error_says_what_failed_and_where(tmp_path):
+    with SelfSignedServer(tmp_path) as server:
+        session = ApiSession("Monetate", server.url, retry=RetryPolicy(max_attempts=1))
+        with pytest.raises(ApiUnavailableError) as info:
+            session.request("GET", "/api/data/v1/shop/production/schema/", params={"id": "C42"})
+    assert str(info.value).startswith(
+        f"Monetate GET /api/data/v1/shop/production/schema/ -> no response: TLS certificate of "
+        f"127.0.0.1:{server.port} not accepted (self-signed certificate)")
+    assert "C42" not in str(info.value)

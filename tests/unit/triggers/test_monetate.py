@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_monetate.exceptions import ApiAuthError, ApiNotFoundError, ApiUnavailableError
 from airflow_provider_monetate.hooks.monetate import DeletionStatus
-from airflow_provider_monetate.http import ErrorHints, RetryPolicy
+from airflow_provider_monetate.http import ErrorHints, Redactor, RetryPolicy
 from airflow_provider_monetate.monetate import _auth as monetate_auth
 from airflow_provider_monetate.triggers import monetate as trigger_module
 from airflow_provider_monetate.triggers.monetate import AsyncStatusClient, MonetateDeletionTrigger
@@ -24,6 +24,7 @@ KWARGS = {
     "monetate_conn_id": "monetate_prod",
     "privacy_dataset": "gdpr",
     "ids_path": "s3://bucket/deletions/run.ids.ndjson",
+    "ids_sha256": "0123abcd" * 8,
     "work_dir": "s3://bucket/deletions",
     "state_key": "erase__run__wait__-1.0123456789abcdef",
     "ledger": "s3://bucket/ledger",
@@ -69,6 +70,7 @@ class FakeHook:
         self.cache_key = ("monetate_test", id(self))
         self.retry = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.02, max_elapsed=30)
         self.api = SimpleNamespace(hints=ErrorHints(not_found="the privacy dataset does not exist"))
+        self.redactor = Redactor()
 
     def mint_token(self) -> monetate_auth.MonetateToken:
         self.minted += 1
