@@ -35,6 +35,13 @@ except ImportError:  # Airflow 2.11
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+
+def configured_executors() -> list[str]:
+    """The executors ``[core] executor`` names (Airflow 3 takes a comma-separated list)."""
+    value = conf.get("core", "executor", fallback="") or ""
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
 __all__ = [
     "AIRFLOW_V_3",
     "AirflowSensorTimeout",
@@ -48,5 +55,6 @@ __all__ = [
     "TriggerEvent",
     "Variable",
     "conf",
+    "configured_executors",
     "mask_secret",
 ]

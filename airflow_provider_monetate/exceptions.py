@@ -13,11 +13,14 @@ derives from that kind too. No error message holds a credential or a customer's 
     │   ├── MissingSourceSystemIdError       CDP records would be filed under KFK_0
     │   ├── RotationPolicyError              a CDP token rotation policy that cannot work
     │   ├── LocationError (TypeError)        neither a local path nor an object storage path
+    │   ├── ReceiptError                     a deletion receipt that does not prove what was submitted
     │   └── MissingDependencyError (ImportError)   an optional package is not installed
     ├── InputError (ValueError)              the records themselves; nothing was sent
     │   ├── RecordSourceError                a record cannot be read (names source and row)
     │   ├── RowTooLargeError                 one row does not fit in a request
     │   ├── TooManyRejectedRowsError         more bad rows than max_rejected_rows allows
+    │   ├── DuplicateKeyError                rows share a unique key and on_duplicate_key="fail"
+    │   ├── EmptyInputError                  the input holds no rows and allow_empty=False
     │   └── InvalidValueError (TypeError)    a value is not what its field takes
     ├── StateFileError (ValueError)          a file the provider wrote cannot be read back
     │   └── CheckpointError                  a load checkpoint
@@ -64,6 +67,8 @@ __all__ = [
     "CheckpointError",
     "ConfigurationError",
     "DatasetConflictError",
+    "DuplicateKeyError",
+    "EmptyInputError",
     "InputError",
     "InvalidValueError",
     "LocationError",
@@ -71,6 +76,7 @@ __all__ = [
     "MissingSourceSystemIdError",
     "MonetateProviderError",
     "PrivateKeyError",
+    "ReceiptError",
     "RecordSourceError",
     "RotationPolicyError",
     "RotationQuotaError",
@@ -114,6 +120,11 @@ class MissingDependencyError(ConfigurationError, ImportError):
     """An optional package the call needs is not installed; the message names the extra."""
 
 
+class ReceiptError(ConfigurationError):
+    """A deletion receipt that does not prove what was submitted (a dry run, no IDs file, or an
+    IDs file that does not match it); the sensor asked Monetate nothing."""
+
+
 class InputError(MonetateProviderError, ValueError):
     """The input records cannot be sent as they are; nothing was sent."""
 
@@ -155,6 +166,14 @@ class RowTooLargeError(InputError):
 
 class TooManyRejectedRowsError(InputError):
     """More rows were rejected than ``max_rejected_rows`` allows; nothing was sent."""
+
+
+class DuplicateKeyError(InputError):
+    """Rows of one input share a unique key and ``on_duplicate_key="fail"``; nothing was sent."""
+
+
+class EmptyInputError(InputError):
+    """The input holds no rows and ``allow_empty=False``; nothing was sent."""
 
 
 class InvalidValueError(InputError, TypeError):
@@ -260,9 +279,14 @@ class ApiUnavailableError(ApiError):
     :param attempts: how many times the call was sent.
     :param in_doubt: ``True`` when the last attempt may have been processed by the server
         (a timeout or dropped connection after the request was sent).
+    :param failure: the HTTP library's error class name when the last attempt got no answer
+        (``ReadTimeout``, ``ConnectError``, ...). The library's exception itself is not chained:
+        its text holds the full URL, query string included, where a customer ID can sit.
     """
 
-    def __init__(self, *args, attempts: int = 0, in_doubt: bool = False, **kwargs) -> None:
+    def __init__(self, *args, attempts: int = 0, in_doubt: bool = False, failure: str | None = None,
+                 **kwargs) -> None:
         self.attempts = attempts
         self.in_doubt = in_doubt
+        self.failure = failure
         super().__init__(*args, **kwargs)

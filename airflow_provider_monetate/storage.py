@@ -7,9 +7,12 @@ share. This module is the one place that
 
 * turns a task argument into a location (:func:`as_location`: a URI becomes a storage path),
 * tells local from object storage (:func:`local_path`),
-* writes a file atomically (:meth:`Folder.create`, :meth:`Folder.write`), and
+* writes a file atomically (:meth:`Folder.create`, :meth:`Folder.write`), readable by its
+  owner only on local disk (0600: these files hold customer IDs and rows),
 * knows the default folders under ``$AIRFLOW_HOME/monetate`` (:func:`state_dir` and the
-  ``default_*`` functions).
+  ``default_*`` functions), and
+* warns when such a folder is on one worker's disk while tasks run on other machines
+  (:func:`worker_local_warning`).
 
 No Airflow import at module level: :func:`as_location` imports ``ObjectStoragePath`` only
 when it meets a URI, so the pure modules that take locations load without Airflow.
@@ -20,13 +23,14 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from airflow_provider_monetate.exceptions import LocationError
 
 __all__ = [
+    "LOCAL_EXECUTORS",
     "Folder",
     "as_location",
     "default_checkpoint_dir",
@@ -35,8 +39,15 @@ __all__ = [
     "default_rejects_dir",
     "local_path",
     "open_for_writing",
+    "remove_file",
     "state_dir",
+    "warn_if_worker_local",
+    "worker_local_warning",
 ]
+
+#: Executors that run every task on the scheduler's machine, so a local folder is seen by all tries.
+LOCAL_EXECUTORS = frozenset({"LocalExecutor", "SequentialExecutor", "DebugExecutor"})
+_PRIVATE = 0o600
 
 
 def state_dir() -> Path:
@@ -97,12 +108,50 @@ def local_path(location: Any) -> Path | None:
 
 
 def open_for_writing(target: Any) -> IO[bytes]:
-    """Open a file for streaming binary writes (not atomic), creating local parent folders."""
+    """Open a file for streaming binary writes (not atomic); a local one is created 0600, with its folders."""
     path = local_path(target)
     if path is None:
         return target.open("wb")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "wb")
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _PRIVATE), "wb")
+
+
+def remove_file(target: Any) -> None:
+    """Remove a file, local or in object storage; a missing one is fine."""
+    path = local_path(target)
+    with contextlib.suppress(FileNotFoundError):
+        (path if path is not None else target).unlink()
+
+
+def warn_if_worker_local(log: Any, executors: Iterable[str], **locations: Any) -> None:
+    """Log :func:`worker_local_warning` for each ``setting=location`` that needs it (once per call).
+
+    :param log: the task's logger.
+    :param executors: the configured executors.
+    """
+    executors = list(executors)
+    for setting, location in locations.items():
+        warning = worker_local_warning(location, setting, executors) if location is not None else None
+        if warning:
+            log.warning("%s", warning)
+
+
+def worker_local_warning(location: Any, setting: str, executors: Iterable[str]) -> str | None:
+    """What to tell the user when ``location`` is on this machine's disk but tasks run elsewhere.
+
+    :param location: the folder or file a task keeps state in (checkpoints, the ledger, ...).
+    :param setting: the parameter that sets it, named in the warning.
+    :param executors: the configured executors (``[core] executor``).
+    :return: the warning, or ``None`` when the location is shared or every executor is local.
+    """
+    remote = [name for name in executors if name.rsplit(".", 1)[-1] not in LOCAL_EXECUTORS]
+    if not remote or local_path(location) is None:
+        return None
+    return (
+        f"{setting} is {location}, on this worker's local disk, but the executor ({', '.join(remote)}) can run "
+        f"a retry or the next task on another machine, which cannot see it. Set {setting} to storage every "
+        "worker can reach (an s3://, gs:// or other object storage URI)."
+    )
 
 
 class Folder:
@@ -180,5 +229,4 @@ class Folder:
 
     def delete(self, name: str) -> None:
         """Remove a file; a missing one is fine."""
-        with contextlib.suppress(FileNotFoundError):
-            self.path(name).unlink()
+        remove_file(self.path(name))

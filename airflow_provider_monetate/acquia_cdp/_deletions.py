@@ -12,7 +12,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from airflow_provider_monetate.acquia_cdp._entities import DELETE_FLAG, SOURCE_SYSTEM_ID, entity_name, key_field
+from airflow_provider_monetate.acquia_cdp._entities import (
+    DELETE_FLAG,
+    SOURCE_SYSTEM_ID,
+    collection_misspelling,
+    entity_name,
+    identifier_problem,
+    key_field,
+)
 from airflow_provider_monetate.acquia_cdp._payload import MISSING_SOURCE_SYSTEM_ID
 from airflow_provider_monetate.exceptions import ConfigurationError, InvalidValueError
 from airflow_provider_monetate.loading._rejects import Rejection
@@ -25,12 +32,14 @@ _NOT_CUSTOM = frozenset({"Customer", "Address", "CustomerAddressXref", "Transact
 
 
 def _identifier(record: Mapping[str, Any], name: str) -> Any:
-    """A key value usable as-is, ``None`` when absent or empty; raises :class:`InvalidValueError` otherwise."""
+    """A key value usable as-is, ``None`` when absent or empty; raises :class:`InvalidValueError` otherwise
+    (not text or an integer, blank, or a ``SourceSystemID`` of ``KFK_0``)."""
     value = record.get(name)
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidValueError(f"{name} must be a string or an integer, got {type(value).__name__}")
+    problem = identifier_problem(name, value)
+    if problem:
+        raise InvalidValueError(f"{name} {problem}")
     return value
 
 
@@ -112,7 +121,7 @@ def custom_entity_deletions(custom_entities: Mapping[str, Iterable[Any]] | None,
     units = []
     for collection, numbers in (custom_entities or {}).items():
         entity = entity_name(collection)
-        if entity in _NOT_CUSTOM:
+        if entity in _NOT_CUSTOM or collection_misspelling(collection):
             raise ConfigurationError(
                 f"{collection!r} is not a custom entity: customers come from the input, addresses from "
                 "delete_addresses=True, and transactions, transaction items and events are never deleted"

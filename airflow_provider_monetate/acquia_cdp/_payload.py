@@ -26,6 +26,8 @@ from airflow_provider_monetate.acquia_cdp._entities import (
     KFK0_HAZARD,
     SOURCE_SYSTEM_ID,
     entity_name,
+    identifier_problem,
+    is_identifier,
     key_field,
 )
 from airflow_provider_monetate.acquia_cdp._epoch import parse_timestamp_unit, to_epoch
@@ -42,7 +44,7 @@ _PASS_THROUGH = (int, bool, type(None))  # floats are checked for NaN by _plain
 MISSING_SOURCE_SYSTEM_ID = f"no SourceSystemID and no default: {KFK0_HAZARD}"
 
 # Field kinds, decided once per field name.
-_PLAIN, _TIMESTAMP, _DELETE_FLAG, _MISCASED = range(4)
+_PLAIN, _TIMESTAMP, _DELETE_FLAG, _MISCASED, _IDENTIFIER = range(5)
 
 
 def nested_path(name: str, value: Any) -> str | None:
@@ -103,6 +105,9 @@ class EntityRules:
     Field names are kept exactly as given: CDP attribute names are case-sensitive. A field
     that differs only in case from one these rules act on (``sourceSystemId``,
     ``eventTimestamp``) is rejected, since CDP would store it as another attribute.
+    Identifiers (``SourceSystemID`` and every ``Source…Number``, the entity's key or a reference
+    to another entity's) are text or integers, never blank (an empty string is null, as for any
+    attribute), and a record's ``SourceSystemID`` is never ``KFK_0``.
 
     :param collection: the payload key, e.g. ``customers``, ``transactionItems``, ``events``,
         or a custom entity such as ``PetInfo``.
@@ -143,6 +148,8 @@ class EntityRules:
             kind = _DELETE_FLAG
         elif str(name).lower() in self._by_lower and name not in self._by_lower.values():
             kind = _MISCASED
+        elif is_identifier(name):
+            kind = _IDENTIFIER
         else:
             kind = _PLAIN
         self._kinds[name] = kind
@@ -176,6 +183,12 @@ class EntityRules:
                     if value == "":
                         self.empty_strings += 1
                     value = to_epoch(value, self.unit)
+                elif kind == _IDENTIFIER:
+                    if value == "":
+                        value = None
+                        self.empty_strings += 1
+                    elif value is not None and (problem := identifier_problem(name, value)):
+                        raise InvalidValueError(problem)
                 elif kind == _DELETE_FLAG:
                     if self.key_field is None and value is not None:
                         raise InvalidValueError("the Event entity has no DeleteFlag (events are constant); remove it")

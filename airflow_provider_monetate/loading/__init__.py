@@ -6,14 +6,19 @@ this order:
 
 * ``_sources``: :class:`RecordSource` streams ``(row_number, record)`` pairs from a file
   (NDJSON, CSV, JSON array; gzip; local or object storage) or an iterable, and fingerprints
-  the input on the way;
+  the input on the way (``_json_array`` walks a JSON array one element at a time);
 * ``_values``: parsing shared by both services' row rules (ISO datetimes, booleans);
 * ``_rejects``: :class:`RejectsReport` counts refused rows and streams them to JSON Lines;
-* ``_batches``: rows encoded once into byte- and row-bounded batches;
+* ``_batches``: rows encoded once into byte- and row-bounded batches (a row that can never be
+  sent is rejected);
+* ``_duplicates``: rows whose unique key a later row repeats, found after the check pass from
+  hashed keys and left out (only the last row of a key is sent);
 * ``_checkpoints``: which batches a try started and the API acknowledged, for retries;
 * ``_delivery``: sends batches with a bounded number in flight, recording progress;
 * ``_pipeline``: :func:`load_parts` checks every part first, then delivers each, and
-  returns a :class:`LoadSummary` per part.
+  returns a :class:`LoadSummary` per part; ``_refusals`` stops it before the first request
+  (too many rejected rows, repeated keys with ``on_duplicate_key="fail"``, no rows with
+  ``allow_empty=False``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ under the same indices.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from airflow_provider_monetate.exceptions import ConfigurationError, InputError, RowTooLargeError
+from airflow_provider_monetate.loading._rejects import Rejection
 
 __all__ = ["ENVELOPE_OVERHEAD", "Batch", "describe_batch", "encode_row", "envelope", "iter_batches"]
 
@@ -31,17 +32,33 @@ _msgspec_encode = msgspec.json.Encoder().encode
 # output holds a null, json (C code, refusing such floats) looks at the value again; what
 # json cannot encode but msgspec can (a datetime, say) is not its concern here.
 _refuse_non_finite = json.JSONEncoder(allow_nan=False, default=lambda _: None).encode
+# JSON numbers have no size limit and Monetate's NUMBER is "an integer or decimal number", so
+# an integer beyond 64 bits is sent exactly; msgspec releases before 0.19 refuse one, and the
+# standard library's encoder (same compact output) writes it instead.
+_exact_json = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode
+
+#: Why a row cannot be encoded, by the kind of error; never the value.
+_LONE_SURROGATE = ("with a lone surrogate (U+D800..U+DFFF) is not valid Unicode and cannot be sent as UTF-8; "
+                   "fix the encoding of the source")
+_NOT_FINITE = "NaN or infinity cannot be sent as JSON"
+
+OnBatch = Callable[[list[tuple[int, Any]]], None]
+Reject = Callable[[list[Rejection]], None]
 
 
 def encode_row(row: Any) -> bytes:
     """Encode a row (or a list of rows) as compact UTF-8 JSON.
 
     :param row: a JSON-serialisable value, normally a dict of the scalars the record rules
-        produce.
+        produce; integers of any size are written exactly.
     :raises TypeError: a value is not JSON-serialisable.
-    :raises ValueError: a float is NaN or infinite.
+    :raises ValueError: a float is NaN or infinite, or text holds a lone surrogate
+        (``UnicodeEncodeError``).
     """
-    data = _msgspec_encode(row)
+    try:
+        data = _msgspec_encode(row)
+    except OverflowError:
+        return _exact_json(row).encode()
     if b"null" in data:
         _refuse_non_finite(row)
     return data
@@ -102,6 +119,8 @@ def iter_batches(
     max_rows: int = 500,
     max_bytes: int = 5_000_000,
     envelope_overhead: int = ENVELOPE_OVERHEAD,
+    reject: Reject | None = None,
+    on_batch: OnBatch | None = None,
 ) -> Iterator[Batch]:
     """Group ``(row_number, row)`` pairs into batches of encoded rows.
 
@@ -112,51 +131,110 @@ def iter_batches(
     :param max_rows: most rows per batch.
     :param max_bytes: most bytes per request body, envelope included.
     :param envelope_overhead: bytes reserved for the envelope and extra fields.
-    :raises ValueError: the limits are invalid, or (while iterating) a row cannot be
-        encoded as JSON.
-    :raises RowTooLargeError: (while iterating) one row alone exceeds ``max_bytes``.
+    :param reject: takes the rejections of a row that can never be sent (it cannot be encoded
+        as JSON, or is larger than a request on its own), which is then left out. Without it,
+        such a row raises.
+    :param on_batch: called with the ``(row_number, row)`` pairs of each batch, in order, just
+        before the batch is yielded.
+    :raises ValueError: the limits are invalid, or (while iterating, without ``reject``) a row
+        cannot be encoded as JSON.
+    :raises RowTooLargeError: (while iterating, without ``reject``) one row alone exceeds ``max_bytes``.
     """
     if max_rows < 1:
         raise ConfigurationError(f"max_rows must be at least 1, got {max_rows}")
     if max_bytes <= envelope_overhead:
         raise ConfigurationError(f"max_bytes ({max_bytes}) must be larger than envelope_overhead ({envelope_overhead})")
-    return _batches(iter(numbered_rows), max_rows, max_bytes - envelope_overhead)
+    cut = _Cutter(max_bytes, envelope_overhead, reject)
+    return _batches(iter(numbered_rows), max_rows, cut, on_batch)
 
 
-def _batches(numbered_rows: Iterator[tuple[int, Any]], max_rows: int, room: int) -> Iterator[Batch]:
+def _batches(numbered_rows: Iterator[tuple[int, Any]], max_rows: int, cut: _Cutter,
+             on_batch: OnBatch | None) -> Iterator[Batch]:
     index = 0
     while group := list(islice(numbered_rows, max_rows)):
         try:
-            payload = encode_row([row for _, row in group])[1:-1]
+            whole = encode_row([row for _, row in group])[1:-1]
         except (TypeError, ValueError):
-            payload = None  # the row-by-row path names the culprit
-        if payload is not None and len(payload) <= room:
-            yield Batch(index, group[0][0], group[-1][0], len(group), payload)
-            index += 1
-            continue
-        for batch in _cut(group, room, index):
-            yield batch
+            whole = None  # the row-by-row path names the culprit
+        fits = whole is not None and len(whole) <= cut.room
+        for pairs, payload in [(group, whole)] if fits else cut(group):
+            if on_batch is not None:
+                on_batch(pairs)
+            yield Batch(index, pairs[0][0], pairs[-1][0], len(pairs), payload)
             index += 1
 
 
-def _cut(group: list[tuple[int, Any]], room: int, index: int) -> Iterator[Batch]:
-    """Encode rows one by one and cut them greedily into batches of at most ``room`` bytes."""
-    numbers: list[int] = []
-    encoded: list[bytes] = []
-    size = 0
-    for row_number, row in group:
+class _Cutter:
+    """Encodes rows one by one and cuts them greedily into pieces of at most ``room`` bytes."""
+
+    def __init__(self, max_bytes: int, envelope_overhead: int, reject: Reject | None) -> None:
+        self.room = max_bytes - envelope_overhead
+        self.max_bytes = max_bytes
+        self.overhead = envelope_overhead
+        self.reject = reject
+
+    def __call__(self, group: list[tuple[int, Any]]) -> Iterator[tuple[list[tuple[int, Any]], bytes]]:
+        pairs: list[tuple[int, Any]] = []
+        encoded: list[bytes] = []
+        size = 0
+        for row_number, row in group:
+            data = self._encoded(row_number, row)
+            if data is None:
+                continue
+            if encoded and size + 1 + len(data) > self.room:
+                yield pairs, b",".join(encoded)
+                pairs, encoded, size = [], [], 0
+            size += len(data) + 1 if encoded else len(data)
+            pairs.append((row_number, row))
+            encoded.append(data)
+        if encoded:
+            yield pairs, b",".join(encoded)
+
+    def _encoded(self, row_number: int, row: Any) -> bytes | None:
+        """The row's JSON, or ``None`` once a row that can never be sent is handed to ``reject``."""
         try:
             data = encode_row(row)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"row {row_number} cannot be encoded as JSON: {exc}") from None
-        if len(data) > room:
-            raise RowTooLargeError(row_number, len(data) + ENVELOPE_OVERHEAD, room + ENVELOPE_OVERHEAD)
-        if encoded and size + 1 + len(data) > room:
-            yield Batch(index, numbers[0], numbers[-1], len(encoded), b",".join(encoded))
-            index += 1
-            numbers, encoded, size = [], [], 0
-        size += len(data) + 1 if encoded else len(data)
-        numbers.append(row_number)
-        encoded.append(data)
-    if encoded:
-        yield Batch(index, numbers[0], numbers[-1], len(encoded), b",".join(encoded))
+        except (TypeError, ValueError):
+            rejections = encoding_rejections(row_number, row)
+            if self.reject is None:
+                problems = "; ".join((f"field {r.field!r}: " if r.field else "") + r.reason for r in rejections)
+                raise InputError(f"row {row_number} cannot be encoded as JSON: {problems}") from None
+            self.reject(rejections)
+            return None
+        if len(data) <= self.room:
+            return data
+        if self.reject is None:
+            raise RowTooLargeError(row_number, len(data) + self.overhead, self.max_bytes)
+        self.reject([Rejection(row_number, None, (
+            f"the row is {len(data) + self.overhead} bytes encoded (with the request envelope), more than the "
+            f"{self.max_bytes}-byte request limit (max_batch_bytes); no request can carry it"))])
+        return None
+
+
+def encoding_rejections(row_number: int, row: Any) -> list[Rejection]:
+    """Why a row cannot be encoded as JSON: one rejection per field at fault, never the value."""
+    found = []
+    if isinstance(row, Mapping):
+        for name, value in row.items():
+            try:
+                encode_row(name)
+            except (TypeError, ValueError):
+                found.append(Rejection(row_number, None, _why_not_encodable(name, "a field name")))
+                continue
+            try:
+                encode_row(value)
+            except (TypeError, ValueError):
+                found.append(Rejection(row_number, str(name), _why_not_encodable(value, "text")))
+    return found or [Rejection(row_number, None, _why_not_encodable(row, "a value"))]
+
+
+def _why_not_encodable(value: Any, what: str) -> str:
+    try:
+        encode_row(value)
+    except UnicodeEncodeError:
+        return f"{what} {_LONE_SURROGATE}"
+    except TypeError as exc:
+        return f"cannot be encoded as JSON ({exc})"  # msgspec names the type, never the value
+    except ValueError:
+        return _NOT_FINITE
+    return "cannot be encoded as JSON"

@@ -251,6 +251,18 @@ class Progress:
                 self._checkpoint.acked.add(index)
                 self._version += 1
 
+    def mark_not_sent(self, index: int) -> None:
+        """Record that batch ``index`` failed in a way that proves nothing was processed (a 429 or
+        503 outage, a refused connection, a 4xx): it is not in doubt, only unsent (persisted with
+        the next write).
+
+        :param index: the batch index.
+        """
+        with self._state_lock:
+            if index in self._checkpoint.started and index not in self._checkpoint.acked:
+                self._checkpoint.started.discard(index)
+                self._version += 1
+
     def flush(self) -> None:
         """Persist acknowledgements not yet written (e.g. before a failed try ends)."""
         with self._state_lock:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from airflow_provider_monetate.exceptions import BatchesInDoubtError
+from airflow_provider_monetate.exceptions import ApiError, BatchesInDoubtError
 from airflow_provider_monetate.loading._batches import Batch
 from airflow_provider_monetate.loading._checkpoints import Progress
 
@@ -32,6 +32,8 @@ class DeliveryReport:
     :param batches_sent: batches acknowledged in this try.
     :param batches_skipped: batches acknowledged by a previous try and not sent again.
     :param batches_resent: batches in doubt from a previous try that were sent again.
+    :param rows_in_doubt_skipped: rows of in-doubt batches counted as delivered (``in_doubt="skip"``).
+    :param batches_in_doubt_skipped: those batches.
     """
 
     rows_sent: int = 0
@@ -39,6 +41,8 @@ class DeliveryReport:
     batches_sent: int = 0
     batches_skipped: int = 0
     batches_resent: int = 0
+    rows_in_doubt_skipped: int = 0
+    batches_in_doubt_skipped: int = 0
 
 
 class ProgressLog:
@@ -66,22 +70,38 @@ class ProgressLog:
             log.info("%s: %d rows (%.0f rows/s)", self.what, rows_done, rate)
 
 
-def check_in_doubt(progress: Progress | None, *, resend_safe: bool, resend_in_doubt: bool,
+IN_DOUBT_POLICIES = ("fail", "resend", "skip")
+
+
+def in_doubt_error(in_doubt: set[int], describe: Callable[[int], str], why: str) -> BatchesInDoubtError:
+    """The error that names batches which may have been processed, and what the user can do."""
+    names = ", ".join(describe(i) for i in sorted(in_doubt)[:20])
+    more = f" and {len(in_doubt) - 20} more" if len(in_doubt) > 20 else ""
+    return BatchesInDoubtError(
+        f"{why} {len(in_doubt)} batch(es) may have been processed without an acknowledgement: {names}{more}. "
+        "The destination has no unique key, so resending could duplicate those rows. Check the destination, "
+        "then run the task again with in_doubt='resend' to send them again, or in_doubt='skip' to count them "
+        "as delivered and send the rest."
+    )
+
+
+def check_in_doubt(progress: Progress | None, *, resend_safe: bool, policy: str = "fail",
                    describe: Callable[[int], str] = lambda i: f"batch {i}") -> set[int]:
-    """The previous try's unacknowledged batches, or an error when resending them is unsafe.
+    """Apply ``policy`` to the previous try's unacknowledged batches; return the ones to skip.
+
+    Resend-safe destinations (upserts) resend them whatever the policy.
 
     :param resend_safe: a repeat cannot duplicate (e.g. the dataset upserts by a unique key).
-    :param resend_in_doubt: the user's explicit consent to resend anyway.
+    :param policy: ``fail`` (raise, naming them), ``resend`` (send them again) or ``skip`` (the user
+        checked they arrived: count them as delivered).
+    :raises BatchesInDoubtError: with ``fail``, when there are such batches.
     """
     in_doubt = progress.plan.in_doubt if progress else set()
-    if in_doubt and not resend_safe and not resend_in_doubt:
-        names = ", ".join(describe(i) for i in sorted(in_doubt)[:20])
-        raise BatchesInDoubtError(
-            f"A previous try sent {len(in_doubt)} batch(es) without an acknowledgement: {names}. The "
-            "destination has no unique key, so resending could duplicate those rows. Check the destination, "
-            "then re-run with resend_in_doubt=True to send them again (or clear the checkpoint to start over)."
-        )
-    return in_doubt
+    if not in_doubt or resend_safe or policy == "resend":
+        return set()
+    if policy == "skip":
+        return set(in_doubt)
+    raise in_doubt_error(in_doubt, describe, "A previous try ended with")
 
 
 def deliver(
@@ -92,14 +112,20 @@ def deliver(
     progress: Progress | None = None,
     progress_log: ProgressLog | None = None,
     report: DeliveryReport | None = None,
+    skip_in_doubt: Collection[int] = frozenset(),
 ) -> DeliveryReport:
     """Send every batch not acknowledged before, at most ``max_in_flight`` at once.
+
+    A batch whose send fails in a way that proves nothing was processed (an API error that is
+    not in doubt: a 4xx, or a 429/503 outage or refused connection outlasting the retries) is
+    marked not sent, so only batches that may have been processed are left in doubt.
 
     :param batches: the batches, in index order, produced lazily.
     :param send: posts one batch; raises on failure.
     :param progress: the checkpoint to skip from and record into; ``None`` for no retry safety.
     :param progress_log: periodic progress logging.
     :param report: where to count (a :class:`DeliveryReport` or a subclass); default a new one.
+    :param skip_in_doubt: in-doubt batches of a previous try to count as delivered, unsent.
     :raises: the first send error, after the batches already in flight have finished (so
         their acknowledgements are recorded).
     """
@@ -122,6 +148,8 @@ def deliver(
             batch = pending.pop(future)
             error = future.exception()
             if error is not None:
+                if progress and _proves_not_processed(error):
+                    progress.mark_not_sent(batch.index)
                 failure = failure or error
                 continue
             if progress:
@@ -138,6 +166,12 @@ def deliver(
                 report.batches_skipped += 1
                 report.rows_already_sent += batch.rows_count
                 continue
+            if batch.index in skip_in_doubt:
+                if progress:
+                    progress.mark_acked(batch.index)
+                report.batches_in_doubt_skipped += 1
+                report.rows_in_doubt_skipped += batch.rows_count
+                continue
             while len(pending) >= max_in_flight:
                 settle(wait(pending, return_when=FIRST_COMPLETED).done)
             if failure:
@@ -149,3 +183,9 @@ def deliver(
     if failure:
         raise failure
     return report
+
+
+def _proves_not_processed(error: BaseException) -> bool:
+    """An API answered in a way that means the call was not processed: any ``ApiError`` that is not
+    in doubt. Anything else (a timeout after sending, a crash, a bug) may have been processed."""
+    return isinstance(error, ApiError) and not getattr(error, "in_doubt", False)

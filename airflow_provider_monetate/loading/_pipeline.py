@@ -23,10 +23,19 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from airflow_provider_monetate.exceptions import TooManyRejectedRowsError
+from airflow_provider_monetate.exceptions import ConfigurationError, TooManyRejectedRowsError  # noqa: F401 - imported from here by callers
 from airflow_provider_monetate.loading._batches import Batch, describe_batch, iter_batches
 from airflow_provider_monetate.loading._checkpoints import Progress
-from airflow_provider_monetate.loading._delivery import DeliveryReport, ProgressLog, check_in_doubt, deliver
+from airflow_provider_monetate.loading._delivery import (
+    IN_DOUBT_POLICIES,
+    DeliveryReport,
+    ProgressLog,
+    check_in_doubt,
+    deliver,
+    in_doubt_error,
+)
+from airflow_provider_monetate.loading._duplicates import DUPLICATE_KEY_POLICIES, KeyIndex, leave_out_duplicates
+from airflow_provider_monetate.loading._refusals import refuse_bad_input as _refuse_rejected
 from airflow_provider_monetate.loading._rejects import Rejection, RejectsReport
 from airflow_provider_monetate.loading._sources import RecordSource
 
@@ -45,17 +54,33 @@ class LoadOptions:
     :param max_bytes: bytes per request body, envelope included.
     :param max_in_flight: requests in flight at once.
     :param max_rejected_rows: rejected rows tolerated before refusing to send anything.
-    :param resend_in_doubt: resend batches a previous try sent without an acknowledgement,
-        even when that could duplicate rows.
+    :param in_doubt: what to do with batches a previous try sent without an acknowledgement to a
+        destination that cannot upsert them: ``fail`` (name them and stop), ``resend`` (send them
+        again, which may duplicate rows) or ``skip`` (you checked they arrived: count them as
+        delivered). Upserting destinations always resend them.
     :param dry_run: read, check and report; send nothing.
+    :param on_duplicate_key: rows of a keyed part (``LoadPart.key``) that share a key:
+        ``keep_last`` sends only the last of them by input order (the others are counted as
+        ``rows_duplicate`` and reported), ``fail`` refuses the input before anything is sent.
+    :param allow_empty: an input without rows succeeds (saying so in the summary and a
+        warning); ``False`` refuses it before anything is sent.
     """
 
     max_rows: int = 500
     max_bytes: int = 5_000_000
     max_in_flight: int = 4
     max_rejected_rows: int = 0
-    resend_in_doubt: bool = False
+    in_doubt: str = "fail"
     dry_run: bool = False
+    on_duplicate_key: str = "keep_last"
+    allow_empty: bool = True
+
+    def __post_init__(self) -> None:
+        if self.on_duplicate_key not in DUPLICATE_KEY_POLICIES:
+            raise ConfigurationError(f"on_duplicate_key must be one of {', '.join(DUPLICATE_KEY_POLICIES)}, "
+                                     f"got {self.on_duplicate_key!r}")
+        if self.in_doubt not in IN_DOUBT_POLICIES:
+            raise ConfigurationError(f"in_doubt must be one of {', '.join(IN_DOUBT_POLICIES)}, got {self.in_doubt!r}")
 
     @property
     def batch_settings(self) -> dict[str, int]:
@@ -72,6 +97,7 @@ class CheckedInput:
     rows_read: int = 0
     rows_accepted: int = 0
     rows_excluded: int = 0
+    rows_duplicate: int = 0  # left out (or, with on_duplicate_key="fail", refused): a later row has their key
     # (offset, length, first_row, last_row, rows): a few numbers per batch, never the rows
     index: list[tuple[int, int, int, int, int]] = field(default_factory=list)
 
@@ -98,6 +124,8 @@ class LoadSummary(DeliveryReport):
     rows_read: int = 0
     rows_rejected: int = 0
     rows_excluded: int = 0
+    rows_duplicate: int = 0  # not sent: a later row of the input has the same unique key
+    input_empty: bool = False  # the input held no rows
     batches: int = 0
     retries: int = 0
     seconds: float = 0.0
@@ -106,6 +134,7 @@ class LoadSummary(DeliveryReport):
     dry_run: bool = False
     rejects: dict[str, Any] = field(default_factory=dict)
     dropped_fields: dict[str, int] = field(default_factory=dict)
+    values_trimmed: dict[str, int] = field(default_factory=dict)  # per field: spaces trimmed from its values
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -118,28 +147,54 @@ def check_records(
     options: LoadOptions,
     *,
     exclude: Callable[[dict], bool] | None = None,
+    key: str | Callable[[dict], Any] | None = None,
 ) -> CheckedInput:
     """Read every record once: normalise, reject, cut into batches, encode each batch once, spool.
 
+    A row that can never be sent (it cannot be encoded as JSON, or is larger than a request on
+    its own) is rejected like any other bad row. With ``key``, the rows whose key a later row
+    repeats are found once every row is spooled (``_duplicates`` says how and why): reported,
+    counted, and with ``on_duplicate_key="keep_last"`` left out of the spooled batches.
+
     :param exclude: drops an accepted row on purpose (e.g. a customer already erased);
         counted, not rejected.
-    :raises RowTooLargeError: a single row does not fit in a request (nothing was sent).
+    :param key: the rows' unique key: a field name, or a function ``row -> key``.
     """
     spool = tempfile.TemporaryFile(prefix="monetate-load-")  # noqa: SIM115 - handed to the caller
     checked = CheckedInput(spool=spool)
+    keys = None if key is None else KeyIndex(key)
     try:
         digest = hashlib.sha256()
-        accepted = _accepted_rows(source.iter(hash_into=digest), normalize, rejects, checked, exclude)
+        records = source.iter(hash_into=digest, max_cell_chars=options.max_bytes)
+        accepted = _accepted_rows(records, normalize, rejects, checked, exclude)
         offset = 0
-        for batch in iter_batches(accepted, max_rows=options.max_rows, max_bytes=options.max_bytes):
+        for batch in iter_batches(accepted, max_rows=options.max_rows, max_bytes=options.max_bytes,
+                                  reject=lambda found: _unsendable(found, rejects, checked),
+                                  on_batch=None if keys is None else keys.add):
             spool.write(batch.payload)
             checked.index.append((offset, len(batch.payload), batch.first_row, batch.last_row, batch.rows_count))
             offset += len(batch.payload)
+        if key is not None:
+            # Dropping duplicates changes the batches: a checkpoint from a try with another key
+            # (or none) must not be resumed, so the key is part of what the checkpoint trusts.
+            digest.update(f"|unique key: {getattr(key, '__qualname__', key)}|{options.on_duplicate_key}".encode())
         checked.fingerprint = digest.hexdigest()
+        if keys is not None:
+            leave_out_duplicates(checked, keys, rejects, options.on_duplicate_key)
         return checked
     except BaseException:
         spool.close()
         raise
+    finally:
+        if keys is not None:
+            keys.close()
+
+
+def _unsendable(rejections: list[Rejection], rejects: RejectsReport, checked: CheckedInput) -> None:
+    """A row accepted by its checks that can never be sent: rejected after all."""
+    for rejection in rejections:
+        rejects.add(rejection)
+    checked.rows_accepted -= 1
 
 
 def _accepted_rows(records, normalize, rejects, checked, exclude) -> Iterator[tuple[int, dict]]:
@@ -167,6 +222,8 @@ class LoadPart:
     :param send: posts one batch; raises on failure.
     :param resend_safe: a repeated batch cannot duplicate rows (the destination upserts).
     :param exclude: drops an accepted row on purpose (counted, not rejected).
+    :param key: the destination's unique key (a field name, or a function ``row -> key``): of the
+        rows sharing a key, only the last by input order is sent (see ``LoadOptions.on_duplicate_key``).
     """
 
     name: str
@@ -175,6 +232,7 @@ class LoadPart:
     send: Callable[[Batch], object]
     resend_safe: bool
     exclude: Callable[[dict], bool] | None = None
+    key: str | Callable[[dict], Any] | None = None
 
 
 def load_parts(
@@ -236,50 +294,34 @@ def _check_part(part: LoadPart, options: LoadOptions, rejects: RejectsReport, wh
     started = clock()
     summary = LoadSummary(source=part.source.describe(), dry_run=options.dry_run)
     with rejects:
-        checked = check_records(part.source, part.normalize, rejects, options, exclude=part.exclude)
+        checked = check_records(part.source, part.normalize, rejects, options, exclude=part.exclude, key=part.key)
     summary.rows_read = checked.rows_read
     summary.rows_excluded = checked.rows_excluded
-    summary.rows_rejected = checked.rows_read - checked.rows_accepted - checked.rows_excluded
+    summary.rows_duplicate = checked.rows_duplicate
+    summary.rows_rejected = checked.rows_read - checked.rows_accepted - checked.rows_excluded - checked.rows_duplicate
+    summary.input_empty = checked.rows_read == 0
     summary.rejects = rejects.summary()
     summary.seconds = clock() - started
     summary.check_seconds = round(summary.seconds, 3)
-    log.info("%s: checked %d rows in %.1fs: %d accepted in %d batches, %d rejected, %d excluded", what,
-             checked.rows_read, summary.seconds, checked.rows_accepted, len(checked.index),
-             summary.rows_rejected, summary.rows_excluded)
+    log.info("%s: checked %d rows in %.1fs: %d accepted in %d batches, %d rejected, %d excluded, %d duplicate",
+             what, checked.rows_read, summary.seconds, checked.rows_accepted, len(checked.index),
+             summary.rows_rejected, summary.rows_excluded, summary.rows_duplicate)
     return checked, summary
-
-
-def _refuse_rejected(summaries: dict[str, LoadSummary], options: LoadOptions, what: str) -> None:
-    over = {name: s for name, s in summaries.items() if s.rows_rejected > options.max_rejected_rows}
-    if over:
-        details = " ".join(_rejected_detail(name, summary) for name, summary in over.items())
-        scope = "every part is checked before any is sent; " if len(summaries) > 1 else ""
-        raise TooManyRejectedRowsError(
-            f"Nothing was sent to {what} ({scope}max_rejected_rows={options.max_rejected_rows}). {details}"
-        )
-    for name, summary in summaries.items():
-        if summary.rows_rejected:
-            log.warning("%s: %d row(s) rejected (at most %d allowed); the rest are sent. Report: %s",
-                        f"{what} {name}".strip(), summary.rows_rejected, options.max_rejected_rows,
-                        summary.rejects["path"])
 
 
 def _deliver(checked: CheckedInput, summary: LoadSummary, part: LoadPart, options: LoadOptions,
              progress: Progress | None, what: str) -> None:
     if progress is not None and progress.plan.reason:
         log.warning("%s: %s", what, progress.plan.reason)
-    check_in_doubt(progress, resend_safe=part.resend_safe, resend_in_doubt=options.resend_in_doubt,
-                   describe=checked.describe)
-    deliver(checked.batches(), part.send, max_in_flight=options.max_in_flight, progress=progress,
-            progress_log=ProgressLog(what, checked.rows_accepted), report=summary)
-    summary.batches = summary.batches_sent + summary.batches_skipped
-
-
-def _rejected_detail(name: str, summary: LoadSummary) -> str:
-    examples = "; ".join(
-        f"row {e['row']}" + (f" field {e['field']!r}" if e["field"] else "") + f": {e['reason']}"
-        for e in summary.rejects["examples"][:5]
-    )
-    where = f" Full report: {summary.rejects['path']}." if summary.rejects.get("path") else ""
-    return (f"{name + ': ' if name else ''}{summary.rows_rejected} of {summary.rows_read} rows in "
-            f"{summary.source} were rejected. First: {examples}.{where}")
+    skip = check_in_doubt(progress, resend_safe=part.resend_safe, policy=options.in_doubt,
+                          describe=checked.describe)
+    try:
+        deliver(checked.batches(), part.send, max_in_flight=options.max_in_flight, progress=progress,
+                progress_log=ProgressLog(what, checked.rows_accepted), report=summary, skip_in_doubt=skip)
+    except Exception as error:
+        # Name the batches this failure left in doubt now: a task with retries=0 never sees a retry's message.
+        in_doubt = progress.in_doubt() if progress is not None and not part.resend_safe else set()
+        if in_doubt:
+            raise in_doubt_error(in_doubt, checked.describe, f"{what} failed ({error}).") from error
+        raise
+    summary.batches = summary.batches_sent + summary.batches_skipped + summary.batches_in_doubt_skipped

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_monetate.exceptions import MonetateProviderError
-from airflow_provider_monetate.storage import open_for_writing
+from airflow_provider_monetate.storage import open_for_writing, remove_file
 
 __all__ = ["Rejection", "RejectsReport"]
 
@@ -45,9 +45,12 @@ class RejectsReport:
 
     Thread-safe. Use as a context manager, or call :meth:`close`.
 
+    The file is created with the first rejection (readable by its owner only, on local disk),
+    so a run without rejections leaves no report, and removes the report an earlier try of the
+    same task left. An existing report is replaced: a retry's does not mix with an earlier try's.
+
     :param target: where to write: a local path, an object with ``open("wb")`` (such as
-        ``ObjectStoragePath``), or None to only count. An existing file is replaced, so a
-        retry's report does not mix with an earlier try's.
+        ``ObjectStoragePath``), or None to only count.
     :param max_examples: how many rejections to keep for :meth:`summary`.
     """
 
@@ -59,8 +62,8 @@ class RejectsReport:
         self._max_examples = max_examples
         self._lock = threading.Lock()
         self._closed = False
-        self._path = None if target is None else str(target)
-        self._file = None if target is None else open_for_writing(target)
+        self._target = target
+        self._file: Any = None
 
     def add(self, rejection: Rejection) -> None:
         """Record one rejection.
@@ -81,23 +84,29 @@ class RejectsReport:
             self.by_reason[reason] += 1
             if len(self.examples) < self._max_examples:
                 self.examples.append(entry)
-            if self._file is not None:
+            if self._target is not None:
+                if self._file is None:
+                    self._file = open_for_writing(self._target)
                 self._file.write(line)
 
     def close(self) -> None:
-        """Flush and close the file (if any). Safe to call twice."""
+        """Flush and close the file; with no rejection, remove an earlier try's report. Safe twice."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             if self._file is not None:
                 self._file.close()
                 self._file = None
+            elif self._target is not None:
+                remove_file(self._target)
 
     def summary(self) -> dict[str, Any]:
         """Counts and examples, small enough for a log line or XCom.
 
         :return: ``{"count", "by_field", "by_reason", "examples", "path"}``; ``path`` is the
-            report file, or None when only counting. Rejections without a field are counted
-            under ``"(whole row)"``.
+            report file, or None when nothing was written (no target, or no rejection).
+            Rejections without a field are counted under ``"(whole row)"``.
         """
         with self._lock:
             return {
@@ -105,7 +114,7 @@ class RejectsReport:
                 "by_field": {field or _WHOLE_ROW: n for field, n in self.by_field.most_common()},
                 "by_reason": dict(self.by_reason.most_common()),
                 "examples": list(self.examples),
-                "path": self._path,
+                "path": str(self._target) if self._target is not None and self.count else None,
             }
 
     def __enter__(self) -> RejectsReport:

@@ -7,7 +7,8 @@ input size.
 Row numbers are 1-based and count records, not lines: a CSV header and blank lines
 (NDJSON or CSV) are not rows. The same data therefore numbers its rows the same way in
 every format, and "row 42" always means the 42nd record. Error messages about NDJSON also
-give the line number, so the record can be found in an editor.
+give the line number, so the record can be found in an editor. JSON arrays are walked by
+``_json_array``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
@@ -27,28 +27,27 @@ from typing import Any
 import msgspec
 
 from airflow_provider_monetate.exceptions import ConfigurationError, LocationError, RecordSourceError
+from airflow_provider_monetate.loading._json_array import json_type as _json_type
+from airflow_provider_monetate.loading._json_array import read_json_array as _read_json_array
 
-__all__ = ["FORMATS", "RecordSource"]
+__all__ = ["DEFAULT_MAX_CELL_CHARS", "FORMATS", "RecordSource"]
 
 #: Formats accepted by ``format=`` (``"jsonl"`` is accepted as an alias of ``"ndjson"``).
 FORMATS = ("ndjson", "csv", "json")
+#: The largest CSV cell read by default: the default request size limit (``max_batch_bytes``).
+DEFAULT_MAX_CELL_CHARS = 5_000_000
 
 _FORMAT_NAMES = {"ndjson": "ndjson", "jsonl": "ndjson", "csv": "csv", "json": "json"}
 _SUFFIXES = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".json": "json"}
 _GZIP_MAGIC = b"\x1f\x8b"
 _READ_SIZE = 1 << 20
-_TEXT_CHUNK = 1 << 16
-# A JSON-array element is buffered whole; past this size it is refused rather than letting a
-# malformed file (an unclosed string, say) pull the rest of the input into memory.
-_MAX_ELEMENT_CHARS = 64 << 20
-# Running out of buffered text shows up as a decode error within the last few characters
-# (e.g. a number or "\uXXXX" escape cut in half); errors further back are real.
-_TRUNCATION_TAIL = 16
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
 # What the fingerprint of in-memory records hashes: MessagePack, several times faster than
 # json.dumps, self-delimiting, with keys sorted; unlike msgspec's JSON it keeps NaN apart from
 # None. Values it cannot encode are hashed as their str().
-_canonical = msgspec.msgpack.Encoder(order="sorted", enc_hook=str).encode
+_canonical_fast = msgspec.msgpack.Encoder(order="sorted", enc_hook=str).encode
+# MessagePack has no integer beyond 64 bits and no text that is not valid UTF-8 (a lone
+# surrogate): such values are hashed as extension values of their own, apart from any string.
+_BIG_INT, _SURROGATES = 1, 2
 
 
 class RecordSource:
@@ -102,12 +101,18 @@ class RecordSource:
         except TypeError:
             return f"iterable ({self._name})"
 
-    def iter(self, *, hash_into: Any = None) -> Iterator[tuple[int, dict]]:
+    def iter(self, *, hash_into: Any = None,
+             max_cell_chars: int = DEFAULT_MAX_CELL_CHARS) -> Iterator[tuple[int, dict]]:
         """Iterate ``(row_number, record)`` pairs from the start.
+
+        An empty input (no bytes, or only whitespace) has no rows, whatever its format; so has
+        a CSV file with only a header, or a JSON file holding ``[]``.
 
         :param hash_into: a hashlib object (e.g. ``hashlib.sha256()``) updated with the input
             as it is read; once the iterator is exhausted its ``hexdigest()`` equals
             :meth:`fingerprint`. Lets the single validation pass compute the fingerprint too.
+        :param max_cell_chars: the largest CSV cell read; pass the request size limit, since a
+            row with a larger cell could never be sent.
         :raises RecordSourceError: a one-shot source is iterated a second time.
         :raises RecordSourceError: (while iterating) a record is malformed or not an object.
         """
@@ -117,7 +122,7 @@ class RecordSource:
             self._consumed = True
         if self._records is not None:
             return _iter_objects(self._records, self.describe(), hash_into)
-        return self._iter_file(hash_into)
+        return self._iter_file(hash_into, max_cell_chars)
 
     def fingerprint(self) -> str:
         """SHA-256 hex digest of the input, to tell whether a retry reads the same data.
@@ -141,7 +146,7 @@ class RecordSource:
                     digest.update(chunk)
         return digest.hexdigest()
 
-    def _iter_file(self, hash_into: Any) -> Iterator[tuple[int, dict]]:
+    def _iter_file(self, hash_into: Any, max_cell_chars: int) -> Iterator[tuple[int, dict]]:
         source = self.describe()
         row_number = 0
         with self._opener() as file:
@@ -151,7 +156,9 @@ class RecordSource:
             if stream.peek(2)[:2] == _GZIP_MAGIC:
                 stream = gzip.GzipFile(fileobj=stream, mode="rb")
             try:
-                for row_number, record in _READERS[self.format](stream, source):
+                reader = partial(_read_csv, max_cell_chars=max_cell_chars) if self.format == "csv" else \
+                    _READERS[self.format]
+                for row_number, record in reader(stream, source):
                     yield row_number, record
             except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
                 raise RecordSourceError(
@@ -210,8 +217,34 @@ class _HashingReader(io.RawIOBase):
                 pass
 
 
-def _json_type(value: Any) -> str:
-    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+def _canonical(record: dict) -> bytes:
+    """The bytes the fingerprint of an in-memory record hashes (see ``_canonical_fast``)."""
+    try:
+        return _canonical_fast(record)
+    except (OverflowError, UnicodeEncodeError):
+        # Rare, so the slower walk is paid only here; the row's own checks judge the value.
+        return _canonical_fast(_hashable(record))
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return msgspec.msgpack.Ext(_BIG_INT, str(value).encode())
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return msgspec.msgpack.Ext(_SURROGATES, value.encode("utf-8", "surrogatepass"))
+        return value
+    if isinstance(value, Mapping):
+        # Keys may hold surrogates too; sorted by their encoded form, as the fast path sorts.
+        return [(_hashable(k), _hashable(v)) for k, v in sorted(value.items(), key=lambda kv: _sort_key(kv[0]))]
+    if isinstance(value, list | tuple):
+        return [_hashable(item) for item in value]
+    return value
+
+
+def _sort_key(key: Any) -> bytes:
+    return str(key).encode("utf-8", "surrogatepass")
 
 
 def _iter_objects(records: Iterable[Any], source: str, hash_into: Any) -> Iterator[tuple[int, dict]]:
@@ -255,12 +288,17 @@ def _read_ndjson(stream: Any, source: str) -> Iterator[tuple[int, dict]]:
         yield row_number, record
 
 
-def _read_csv(stream: Any, source: str) -> Iterator[tuple[int, dict]]:
+def _read_csv(stream: Any, source: str, max_cell_chars: int = DEFAULT_MAX_CELL_CHARS) -> Iterator[tuple[int, dict]]:
+    # The csv module's limit (128 KiB by default) is process-wide: it is only ever raised, to
+    # the request size limit, so a load never lowers it under another one reading at once.
+    if csv.field_size_limit() < max_cell_chars:
+        csv.field_size_limit(max_cell_chars)
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     reader = csv.reader(text)
     row_number = 0
     try:
-        header = next(reader, None)
+        # Lines of whitespace before the header are not a header: a blank file has no rows.
+        header = next((cells for cells in reader if any(cell.strip() for cell in cells)), None)
         if header is None:
             return
         if len(set(header)) != len(header) or "" in header:
@@ -279,101 +317,14 @@ def _read_csv(stream: Any, source: str) -> Iterator[tuple[int, dict]]:
             # CSV cannot tell an empty string from a missing value; treat it as missing.
             yield row_number, {name: cell or None for name, cell in zip(header, cells, strict=True)}
     except csv.Error as exc:
-        raise RecordSourceError(f"malformed CSV ({exc})", source=source, row_number=row_number + 1) from None
-
-
-def _read_json_array(stream: Any, source: str) -> Iterator[tuple[int, dict]]:
-    return iter(_JsonArrayReader(io.TextIOWrapper(stream, encoding="utf-8-sig"), source))
-
-
-class _JsonArrayReader:
-    """Walks a top-level JSON array one element at a time over a sliding text buffer."""
-
-    def __init__(self, text: io.TextIOBase, source: str) -> None:
-        self._text = text
-        self._source = source
-        self._buf = ""
-        self._pos = 0
-        self._eof = False
-        self._decode = json.JSONDecoder().raw_decode
-
-    def __iter__(self) -> Iterator[tuple[int, dict]]:
-        if self._peek() != "[":
-            raise RecordSourceError("expected a JSON array (the input must start with '[')", source=self._source)
-        self._pos += 1
-        row_number = 0
-        if self._peek() == "]":
-            self._pos += 1
-        else:
-            while True:
-                row_number += 1
-                record = self._element(row_number)
-                if type(record) is not dict:
-                    raise RecordSourceError(
-                        f"is a JSON {_json_type(record)}, expected an object",
-                        source=self._source,
-                        row_number=row_number,
-                    )
-                yield row_number, record
-                after = self._peek()
-                self._pos += 1
-                if after == "]":
-                    break
-                if after != ",":
-                    problem = "the array is not closed" if after == "" else "expected ',' or ']' after it"
-                    raise RecordSourceError(problem, source=self._source, row_number=row_number)
-        if self._peek() != "":
-            raise RecordSourceError("unexpected data after the closing ']'", source=self._source)
-
-    def _fill(self, at_least: int = 0) -> bool:
-        """Append at least ``at_least`` more characters; False at end of input."""
-        if self._pos >= _TEXT_CHUNK:
-            self._buf = self._buf[self._pos :]
-            self._pos = 0
-        chunk = self._text.read(max(at_least, _TEXT_CHUNK))
-        if not chunk:
-            self._eof = True
-            return False
-        self._buf += chunk
-        return True
-
-    def _peek(self) -> str:
-        """Skip whitespace and return the next character without consuming it ('' at the end)."""
-        while True:
-            self._pos = _WHITESPACE.match(self._buf, self._pos).end()  # type: ignore[union-attr]
-            if self._pos < len(self._buf):
-                return self._buf[self._pos]
-            if self._eof or not self._fill():
-                return ""
-
-    def _element(self, row_number: int) -> Any:
-        self._peek()
-        while True:
-            buf, pos = self._buf, self._pos
-            try:
-                value, end = self._decode(buf, pos)
-            except json.JSONDecodeError as exc:
-                truncated = exc.pos >= len(buf) - _TRUNCATION_TAIL or exc.msg.startswith("Unterminated string")
-                if not truncated or self._eof or not self._grow(row_number):
-                    raise RecordSourceError(
-                        f"is not valid JSON ({exc.msg})", source=self._source, row_number=row_number
-                    ) from None
-                continue
-            # An object that decodes is complete (it ends with "}"); a top-level number cut at
-            # the buffer's end decodes short, but it is refused as a non-object either way.
-            self._pos = end
-            return value
-
-    def _grow(self, row_number: int) -> bool:
-        pending = len(self._buf) - self._pos
-        if pending > _MAX_ELEMENT_CHARS:
+        if "field larger than field limit" in str(exc):
             raise RecordSourceError(
-                f"element is larger than {_MAX_ELEMENT_CHARS >> 20} MiB or is malformed",
-                source=self._source,
-                row_number=row_number,
-            )
-        # Read as much again as is pending, so a large element is re-parsed O(log n) times.
-        return self._fill(pending)
+                f"a cell is larger than {max_cell_chars} characters, the request size limit (max_batch_bytes): "
+                "no request could carry this row",
+                source=source,
+                row_number=row_number + 1,
+            ) from None
+        raise RecordSourceError(f"malformed CSV ({exc})", source=source, row_number=row_number + 1) from None
 
 
 _READERS = {"ndjson": _read_ndjson, "csv": _read_csv, "json": _read_json_array}

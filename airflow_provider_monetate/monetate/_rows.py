@@ -98,6 +98,9 @@ class RowRules:
         self._drop_unknown = unknown_fields == "drop"
         #: How many times each unknown field was dropped (with ``unknown_fields="drop"``).
         self.dropped_fields: Counter[str] = Counter()
+        #: Per field, how many values of accepted rows had leading or trailing whitespace trimmed.
+        self.values_trimmed: Counter[str] = Counter()
+        self._trimmed_types: frozenset[str] = frozenset()
         self._converters: dict[str, Callable[[Any], Any]] = {}
         self._fast: dict[str, dict[type, Callable[[Any], Any] | None]] = {}
         self._required: list[tuple[str, str]] = []
@@ -110,6 +113,8 @@ class RowRules:
                 )
             self._converters[name] = _CONVERTERS[data_type]
             self._fast[name] = _FAST_CONVERTERS[data_type]
+            if data_type in _TRIMMED_TYPES:
+                self._trimmed_types |= {name}
             if spec.get("identifier"):
                 identifiers.append(name)
                 self._required.append((name, "missing required identifier"))
@@ -159,7 +164,10 @@ class RowRules:
         """Check a row and convert its values to what Monetate expects.
 
         None values, empty strings and missing optional fields are left out of the result
-        (Monetate stores left-out fields as null).
+        (Monetate stores left-out fields as null). Text (STRING, GOOGLE_PRODUCT_CATEGORY,
+        MULTI_STRING) is trimmed of leading and trailing whitespace, and each accepted row's
+        trimmed values are counted in :attr:`values_trimmed`: padded exports (CHAR columns, CSV
+        cells) would otherwise store ``"C42   "`` apart from ``"C42"``.
 
         :param row_number: the row's number, for the rejections.
         :param row: field name to value.
@@ -170,17 +178,24 @@ class RowRules:
         # table lacks) is done again by the general path, which words the rejections.
         fast = self._fast
         out: dict[str, Any] = {}
+        trimmed: list[str] | None = None
         try:
             for name, value in row.items():
                 convert = fast[name][value.__class__]
                 if convert is not None:
-                    value = convert(value)
-                    if value is None or value == "":
+                    converted = convert(value)
+                    # str.strip returns the very same string when there is nothing to trim
+                    if converted is not value and convert is _TRIM:
+                        trimmed = [name] if trimmed is None else [*trimmed, name]
+                    if converted is None or converted == "":
                         continue
+                    value = converted
                 out[name] = value
         except (KeyError, TypeError, ValueError):
             return self._normalize_each(row_number, row)
         if self._required_names <= out.keys():
+            if trimmed is not None:
+                self.values_trimmed.update(trimmed)
             return out, []
         return self._normalize_each(row_number, row)
 
@@ -188,6 +203,7 @@ class RowRules:
         converters = self._converters
         out: dict[str, Any] = {}
         rejections: list[Rejection] = []
+        trimmed = [name for name, value in row.items() if name in self._trimmed_types and _has_outer_space(value)]
         for name, value in row.items():
             convert = converters.get(name)
             if convert is None:
@@ -210,7 +226,15 @@ class RowRules:
                 rejections.append(Rejection(row_number, name, reason))
         if rejections:
             return None, rejections
+        self.values_trimmed.update(trimmed)
         return out, rejections
+
+
+def _has_outer_space(value: Any) -> bool:
+    """Whether trimming changes the text, or an item of a list of texts."""
+    if isinstance(value, str):
+        return value != value.strip()
+    return isinstance(value, list | tuple) and any(isinstance(item, str) and item != item.strip() for item in value)
 
 
 def _describe(value: Any) -> str:
@@ -306,12 +330,15 @@ def _finite_float(value: float) -> float:
     raise InvalidValueError("not finite")
 
 
+_TRIM = str.strip
+_TRIMMED_TYPES = ("STRING", "GOOGLE_PRODUCT_CATEGORY", "MULTI_STRING")
+
 # Per data type, the value types converted without the general path: ``None`` keeps the
 # value as it is. Exact types only (``bool`` is not an ``int`` here).
 _FAST_CONVERTERS: dict[str, dict[type, Callable[[Any], Any] | None]] = {
-    "STRING": {str: str.strip},
-    "GOOGLE_PRODUCT_CATEGORY": {str: str.strip},
-    "MULTI_STRING": {str: str.strip},
+    "STRING": {str: _TRIM},
+    "GOOGLE_PRODUCT_CATEGORY": {str: _TRIM},
+    "MULTI_STRING": {str: _TRIM},
     "NUMBER": {int: None, float: _finite_float},
     "DATETIME": {str: _utc_text, datetime: to_utc_iso},
     "BOOLEAN": {bool: None},

@@ -75,3 +75,30 @@ def test_default_folders_live_under_airflow_home(tmp_path, monkeypatch):
     assert [storage.default_checkpoint_dir(), storage.default_rejects_dir(), storage.default_ledger(),
             storage.default_deletion_work_dir()] == [home / "checkpoints", home / "rejects", home / "deletion_ledger",
                                                      home / "deletions"]
+
+
+def test_streamed_files_are_readable_by_their_owner_only_and_removable(tmp_path):
+    target = tmp_path / "r.jsonl"
+    with open_for_writing(target) as file:
+        file.write(b"x")
+    assert target.stat().st_mode & 0o777 == 0o600
+    storage.remove_file(target)
+    storage.remove_file(target)  # a missing file is fine
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("executors", "shared", "warned"),
+    [
+        (["CeleryExecutor"], False, True),
+        (["LocalExecutor", "airflow.providers.celery.executors.celery_executor.CeleryExecutor"], False, True),
+        (["LocalExecutor"], False, False),
+        (["CeleryExecutor"], True, False),
+    ],
+)
+def test_a_worker_local_folder_is_flagged_only_when_tasks_run_elsewhere(tmp_path, executors, shared, warned):
+    location = FakeObjectPath({}, "s3://bucket/checkpoints") if shared else tmp_path / "checkpoints"
+    warning = storage.worker_local_warning(location, "checkpoint_dir", executors)
+    assert (warning is not None) == warned
+    if warned:
+        assert "checkpoint_dir" in warning and str(location) in warning and "Celery" in warning

@@ -58,3 +58,23 @@ def test_units_merge_into_one_payload_per_collection():
     b = {"customers": [{"SourceCustomerNumber": "2"}]}
     assert merge_units([a, b]) == {"customers": [{"SourceCustomerNumber": "1"}, {"SourceCustomerNumber": "2"}],
                                    "Address": [{"SourceAddressNumber": "A"}]}
+
+
+# -- identifiers: no KFK_0, no blank key (issue 13, item 11) ------------------------------------
+
+@pytest.mark.parametrize(("record", "field", "reason"), [
+    ({"SourceCustomerNumber": "   "}, "SourceCustomerNumber", "is blank"),
+    ({"SourceCustomerNumber": True}, "SourceCustomerNumber", "got bool"),
+    ({"UUID": " \t"}, "UUID", "is blank"),
+    ({"SourceCustomerNumber": "C-1", "SourceSystemID": "KFK_0"}, "SourceSystemID", "KFK_0 is CDP's default"),
+    ({"SourceCustomerNumber": "C-1", "SourceSystemID": "  "}, "SourceSystemID", "is blank"),
+])
+def test_a_deletion_row_with_a_blank_or_default_identifier_is_refused(record, field, reason):
+    unit, [rejection] = DeletionRules(source_system_id="crm").normalize(4, record)
+    assert unit is None and (rejection.row_number, rejection.field) == (4, field) and reason in rejection.reason
+
+
+@pytest.mark.parametrize("collection", ["Customers", "customer", "addresses", "events", "TransactionItems"])
+def test_standard_entities_are_refused_as_custom_entities_whatever_their_spelling(collection):
+    with pytest.raises(ValueError, match="is not a custom entity"):
+        custom_entity_deletions({collection: ["X-1"]}, "crm")

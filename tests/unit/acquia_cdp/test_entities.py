@@ -14,3 +14,17 @@ def test_keys_follow_the_entity_and_events_have_none():
     assert rejection.field == "SourceTransactionNumber" and "upserts" in rejection.reason
     assert EntityRules("PetInfo", source_system_id="x").key_field == "SourcePetInfoNumber"
     assert EntityRules("customers").resend_safe and not EntityRules("events").resend_safe
+
+
+def test_a_standard_collection_spelled_otherwise_names_the_expected_spelling():
+    from airflow_provider_monetate.acquia_cdp._entities import collection_misspelling
+
+    for given, expected in [("customer", "customers"), ("Customers", "customers"), ("CUSTOMER", "customers"),
+                            ("event", "events"), ("Events", "events"), ("transaction", "transactions"),
+                            ("transactionitems", "transactionItems"), ("TransactionItem", "transactionItems"),
+                            ("address", "Address"), ("Addresses", "Address"),
+                            ("customerAddressXrefs", "CustomerAddressXref")]:
+        assert collection_misspelling(given) == expected, given
+    for fine in ("customers", "transactions", "transactionItems", "events", "Address", "CustomerAddressXref",
+                 "PetInfo", "petInfos", "Stores", "customers2"):
+        assert collection_misspelling(fine) is None, fine

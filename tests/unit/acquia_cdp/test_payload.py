@@ -6,6 +6,7 @@ import math
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -140,3 +141,39 @@ def test_timestamp_fields_are_converted_in_records():
     assert row["InvoiceDate"] == 1714521600000 and row["ShipDate"] is None and row["PromisedDate"] == 1714694400000
     _, [rejection] = EntityRules("events", source_system_id="esp").normalize(9, {"EventTimeStamp": 1714564800000})
     assert rejection.field == "EventTimeStamp" and "looks like milliseconds" in rejection.reason
+
+
+# -- identifiers: no KFK_0 in a record, no boolean or blank key (issue 13, item 11) --------------
+
+@pytest.mark.parametrize("value", ["KFK_0", " kfk_0 "])
+def test_a_record_naming_kfk0_as_its_source_system_is_refused(value):
+    rules = customers()
+    row, [rejection] = rules.normalize(6, {"SourceCustomerNumber": "C-1", "SourceSystemID": value})
+    assert row is None and (rejection.row_number, rejection.field) == (6, "SourceSystemID")
+    assert "KFK_0 is CDP's default" in rejection.reason and "name your source system" in rejection.reason
+    assert rules.filled_source_system_id == 0
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (True, "must be a string or an integer, got bool"), (False, "got bool"), (4.0, "got float"),
+    ("   ", "is blank (only whitespace)"), ("\t\n", "is blank"),
+])
+@pytest.mark.parametrize(("collection", "field"), [
+    ("customers", "SourceCustomerNumber"),        # the entity's own key
+    ("transactions", "SourceCustomerNumber"),     # a reference to another entity's key
+    ("events", "SourceSystemID"),
+    ("PetInfo", "SourcePetInfoNumber"),
+])
+def test_identifiers_must_be_text_or_integers_and_not_blank(collection, field, value, reason):
+    record = {"SourceCustomerNumber": "C-1", "SourceTransactionNumber": "T-1", "SourcePetInfoNumber": "P-1",
+              "Type": "emailOpen", field: value}
+    row, rejections = EntityRules(collection, source_system_id="crm").normalize(8, record)
+    assert row is None
+    assert [(r.row_number, r.field) for r in rejections] == [(8, field)] and reason in rejections[0].reason
+
+
+def test_identifiers_that_are_text_or_integers_pass_and_empty_references_are_null():
+    rules = EntityRules("transactions", source_system_id="pos")
+    row, _ = rules.normalize(1, {"SourceTransactionNumber": 17, "SourceCustomerNumber": "", "SourceSystemID": "web"})
+    assert row == {"SourceTransactionNumber": 17, "SourceCustomerNumber": None, "SourceSystemID": "web"}
+    assert rules.empty_strings == 1

@@ -151,3 +151,69 @@ def test_batches_preserve_rows_and_respect_limits(rows, max_rows, max_bytes):
     for batch in batches:
         assert 1 <= batch.rows_count <= max_rows
         assert len(batch.body()) <= len(batch.payload) + ENVELOPE_OVERHEAD <= max_bytes
+
+
+# --- rows that can never be sent are rejections naming row and field (issue 13, item 10) ----
+
+
+def test_an_integer_beyond_64_bits_is_encoded_exactly():
+    (batch,) = iter_batches([(1, {"a": 2**70}), (2, {"a": -(2**80)})])
+    assert batch.payload == b'{"a":1180591620717411303424},{"a":-1208925819614629174706176}'
+
+
+def test_an_encoder_without_big_integers_falls_back_to_exact_json(monkeypatch):
+    from airflow_provider_monetate.loading import _batches
+
+    def refuse_big_ints(value):
+        raise OverflowError("can't serialize ints < -2**63 or > 2**64 - 1")
+
+    monkeypatch.setattr(_batches, "_msgspec_encode", refuse_big_ints)
+    assert encode_row({"a": 2**70, "b": "Zoë"}) == '{"a":1180591620717411303424,"b":"Zoë"}'.encode()
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("x\ud800y", "lone surrogate"), (float("nan"), "NaN or infinity"), (object(), "object")],
+)
+def test_a_row_that_cannot_be_encoded_is_rejected_naming_row_and_field(value, reason):
+    rejected = []
+    rows = [(1, {"a": 1}), (2, {"a": 2, "bad": value}), (3, {"a": 3})]
+    batches = list(iter_batches(rows, reject=rejected.extend))
+    assert [(b.first_row, b.last_row, b.rows_count) for b in batches] == [(1, 3, 2)]
+    assert batches[0].payload == b'{"a":1},{"a":3}'
+    [rejection] = rejected
+    assert (rejection.row_number, rejection.field) == (2, "bad") and reason in rejection.reason
+    assert "\ud800" not in rejection.reason
+
+
+def test_without_a_reject_callback_an_unencodable_row_names_row_and_field():
+    with pytest.raises(ValueError, match=r"row 2 cannot be encoded as JSON: field 'bad': .*lone surrogate") as info:
+        list(iter_batches([(1, {"a": 1}), (2, {"bad": "\udfff"})]))
+    assert "\udfff" not in str(info.value)
+
+
+def test_a_field_name_that_cannot_be_encoded_is_rejected_without_the_name():
+    rejected = []
+    assert list(iter_batches([(1, {"x\ud800": 1})], reject=rejected.extend)) == []
+    [rejection] = rejected
+    assert rejection.field is None and "field name" in rejection.reason
+
+
+def test_a_row_too_large_for_any_request_is_rejected_with_its_size_and_the_limit():
+    rejected = []
+    rows = [(1, {"a": "small"}), (2, {"a": "x" * 2000}), (3, {"a": "small"})]
+    batches = list(iter_batches(rows, max_bytes=1000, reject=rejected.extend))
+    assert [b.rows_count for b in batches] == [2]
+    [rejection] = rejected
+    assert rejection.row_number == 2 and rejection.field is None
+    assert "2264 bytes" in rejection.reason and "1000-byte request limit" in rejection.reason
+    assert "max_batch_bytes" in rejection.reason
+
+
+def test_on_batch_sees_exactly_the_rows_of_each_batch():
+    seen = []
+    rows = [(n, {"a": "x" * (300 if n == 4 else 10)}) for n in range(1, 9)]
+    batches = list(iter_batches(rows, max_rows=5, max_bytes=600, reject=lambda r: None, on_batch=seen.append))
+    assert [[n for n, _ in pairs] for pairs in seen] == [
+        list(range(b.first_row, b.last_row + 1)) for b in batches]
+    assert [len(pairs) for pairs in seen] == [b.rows_count for b in batches]

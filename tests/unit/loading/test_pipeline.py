@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from airflow_provider_monetate.exceptions import BatchesInDoubtError, TooManyRejectedRowsError
+from airflow_provider_monetate.exceptions import BatchesInDoubtError, EmptyInputError, TooManyRejectedRowsError
 from airflow_provider_monetate.loading._checkpoints import CheckpointStore
 from airflow_provider_monetate.loading._pipeline import LoadOptions, LoadPart, load_parts
 from airflow_provider_monetate.loading._rejects import Rejection, RejectsReport
@@ -32,9 +32,9 @@ def test_resume_skips_acked_batches_and_refuses_unsafe_resends(tmp_path):
     first.mark_started(3)
     sent = []
 
-    def run(resend_in_doubt):
+    def run(resend):
         return load_one([{"i": i} for i in range(100)], send=lambda b: sent.append(b.index),
-                        options=LoadOptions(max_rows=10, resend_in_doubt=resend_in_doubt), resend_safe=False,
+                        options=LoadOptions(max_rows=10, in_doubt="resend" if resend else "fail"), resend_safe=False,
                         begin_progress=lambda fp: store.begin("k", "fp", {"max_rows": 10, "max_bytes": 5_000_000}))
 
     # the settings differ from the first checkpoint's, so this starts over...
@@ -93,3 +93,56 @@ def test_dry_run_counts_batches_and_sends_nothing():
     sent = []
     summary = load_one([{"id": i} for i in range(25)], send=sent.append, options=LoadOptions(max_rows=10, dry_run=True))
     assert sent == [] and summary.batches == 3 and summary.rows_sent == 0 and summary.dry_run
+
+
+# -- rows that can never be sent, empty inputs (issue 13, item 10) -----------------------------
+
+
+def test_a_row_too_large_for_any_request_is_a_rejection_counted_against_max_rejected_rows():
+    records = [{"id": 1}, {"id": 2, "note": "x" * 20_000}, {"id": 3}]
+    sent = []
+    summary = load_one(records, send=lambda b: sent.append(b.rows_count),
+                       options=LoadOptions(max_bytes=10_000, max_rejected_rows=1))
+    assert summary.rows_rejected == 1 and summary.rows_sent == 2 and sent == [2]
+    [example] = summary.rejects["examples"]
+    assert example["row"] == 2 and example["field"] is None
+    assert "20274 bytes" in example["reason"] and "10000-byte request limit (max_batch_bytes)" in example["reason"]
+    with pytest.raises(TooManyRejectedRowsError, match="1 of 3 rows") as info:
+        load_one(records, send=sent.append, options=LoadOptions(max_bytes=10_000))
+    assert "row 2: the row is 20274 bytes" in str(info.value) and "xxx" not in str(info.value)
+
+
+@pytest.mark.parametrize(("value", "reason"), [("a\ud800", "lone surrogate"), (float("nan"), "NaN")])
+def test_a_row_that_cannot_be_encoded_is_rejected_naming_row_and_field(value, reason):
+    with pytest.raises(TooManyRejectedRowsError, match=rf"row 2 field 'note': [^.]*{reason}") as info:
+        load_one([{"id": 1}, {"id": 2, "note": value}], send=lambda b: None)
+    assert "\ud800" not in str(info.value)
+    summary = load_one([{"id": 1}, {"id": 2, "note": value}], options=LoadOptions(max_rejected_rows=1))
+    assert (summary.rows_rejected, summary.rows_sent) == (1, 1)
+
+
+def test_an_integer_beyond_64_bits_is_sent_exactly():
+    sent = []
+    summary = load_one([{"id": 1, "n": 2**70}], send=lambda b: sent.append(b.body()))
+    assert summary.rows_sent == 1 and sent == [b'{"schema_rows":[{"id":1,"n":1180591620717411303424}]}']
+
+
+@pytest.mark.parametrize("name", ["e.ndjson", "e.csv", "e.json"])
+def test_an_empty_input_succeeds_and_says_so_or_fails_with_allow_empty_false(tmp_path, caplog, name):
+    path = tmp_path / name
+    path.write_bytes(b"")
+    part = LoadPart("", RecordSource(path), lambda n, r: (r, []), lambda b: None, True)
+    summary = load_parts([part], options=LoadOptions(), rejects=lambda n: RejectsReport())[""]
+    assert summary.input_empty and summary.rows_read == summary.rows_sent == summary.batches == 0
+    assert f"the input holds no rows ({RecordSource(path).describe()})" in caplog.text
+    sent = []
+    part = LoadPart("", RecordSource(path), lambda n, r: (r, []), sent.append, True)
+    with pytest.raises(EmptyInputError, match=rf"holds no rows \(allow_empty=False\): .*{name}"):
+        load_parts([part], options=LoadOptions(allow_empty=False), rejects=lambda n: RejectsReport())
+    assert sent == []
+
+
+def test_a_non_empty_input_is_not_called_empty():
+    assert not load_one([{"id": 1}]).input_empty
+    assert not load_one([{"id": 1}], normalize=lambda n, r: (None, []), options=LoadOptions(max_rejected_rows=1,
+                                                                                           allow_empty=False)).input_empty

@@ -109,9 +109,25 @@ def test_a_new_report_replaces_the_previous_tries_file(tmp_path):
     path = tmp_path / "rejects.jsonl"
     with RejectsReport(path) as report:
         report.add(Rejection(1, "a", "old"))
-    with RejectsReport(path):
+    with RejectsReport(path) as report:
+        report.add(Rejection(2, "b", "new"))
+    assert [json.loads(line)["row"] for line in path.read_text().splitlines()] == [2]
+
+
+def test_a_run_without_rejections_leaves_no_report_and_removes_the_last_tries(tmp_path):
+    path = tmp_path / "rejects.jsonl"
+    with RejectsReport(path) as report:
+        report.add(Rejection(1, "a", "old"))
+    with RejectsReport(path) as report:
         pass
-    assert path.read_bytes() == b""
+    assert not path.exists() and report.summary()["path"] is None
+
+
+def test_a_local_report_is_readable_by_its_owner_only(tmp_path):
+    path = tmp_path / "deep" / "rejects.jsonl"
+    with RejectsReport(path) as report:
+        report.add(Rejection(1, "a", "bad"))
+    assert path.stat().st_mode & 0o777 == 0o600 and report.summary()["path"] == str(path)
 
 
 def test_long_reasons_are_cut(tmp_path):

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_monetate.exceptions import RecordSourceError
-from airflow_provider_monetate.loading import _sources as record_sources
+from airflow_provider_monetate.loading import _json_array as json_array
 from airflow_provider_monetate.loading._sources import RecordSource
 
 
@@ -227,7 +227,7 @@ def test_json_array_errors_name_the_row(tmp_path, text, row_number, message):
 def test_json_array_round_trips_whatever_the_chunk_boundaries(records, chunk, indent, ensure_ascii):
     data = json.dumps(records, indent=indent, ensure_ascii=ensure_ascii).encode()
     source = FakeStorage("mem://bucket/records.json", data)
-    with mock.patch.object(record_sources, "_TEXT_CHUNK", chunk):
+    with mock.patch.object(json_array, "_TEXT_CHUNK", chunk):
         assert list(iter_records(source)) == list(enumerate(records, 1))
 
 
@@ -235,8 +235,8 @@ def test_json_array_element_size_is_capped(tmp_path):
     # An unclosed string would otherwise pull the rest of the file into memory.
     path = write(tmp_path, "d.json", '[{"a": 1}, {"a": "unclosed' + " padding" * 2000 + "}]")
     with (
-        mock.patch.object(record_sources, "_MAX_ELEMENT_CHARS", 4096),
-        mock.patch.object(record_sources, "_TEXT_CHUNK", 512),
+        mock.patch.object(json_array, "_MAX_ELEMENT_CHARS", 4096),
+        mock.patch.object(json_array, "_TEXT_CHUNK", 512),
         pytest.raises(RecordSourceError, match="row 2: element is larger than"),
     ):
         list(iter_records(path))
@@ -244,7 +244,7 @@ def test_json_array_element_size_is_capped(tmp_path):
 
 def test_json_array_with_big_element_is_read_whole(tmp_path):
     records = [{"id": 1}, {"blob": "x" * 300_000, "more": list(range(1000))}, {"id": 3}]
-    with mock.patch.object(record_sources, "_TEXT_CHUNK", 1024):
+    with mock.patch.object(json_array, "_TEXT_CHUNK", 1024):
         assert list(iter_records(write(tmp_path, "d.json", json.dumps(records)))) == list(enumerate(records, 1))
 
 
@@ -455,3 +455,45 @@ def test_memory_does_not_grow_with_file_size(tmp_path, name):
     size = path.stat().st_size
     assert size > 15_000_000
     assert peak < size / 5, f"peak {peak} bytes for a {size}-byte file"
+
+
+# --- empty inputs, wide CSV cells, values the fingerprint must take (issue 13, item 10) -----
+
+
+@pytest.mark.parametrize("name", ["e.ndjson", "e.csv", "e.json", "e.json.gz", "e.csv.gz"])
+@pytest.mark.parametrize("text", ["", " \n\t\r\n"])
+def test_an_empty_file_is_zero_rows_in_every_format(tmp_path, name, text):
+    data = gzip.compress(text.encode()) if name.endswith(".gz") else text.encode()
+    assert list(iter_records(write(tmp_path, name, data))) == []
+
+
+def test_csv_cells_up_to_the_request_limit_are_read(tmp_path):
+    wide = "x" * 300_000  # above the csv module's default limit of 128 KiB
+    path = write(tmp_path, "wide.csv", f"id,note\na,{wide}\nb,short\n")
+    assert [r["note"] for _, r in RecordSource(path).iter(max_cell_chars=500_000)] == [wide, "short"]
+    assert [r["note"] for _, r in RecordSource(path).iter()] == [wide, "short"]  # default: 5 MB requests
+
+
+def test_a_csv_cell_larger_than_the_request_limit_names_the_row_and_the_limit(tmp_path):
+    # The csv module's limit is process-wide and only ever raised; start this test from a low one.
+    import csv
+
+    previous = csv.field_size_limit(1_000)
+    try:
+        path = write(tmp_path, "wide.csv", "id,note\na,ok\nb," + "x" * 2_000 + "\n")
+        with pytest.raises(RecordSourceError, match=r"row 2: a cell is larger than 1000 characters") as info:
+            list(RecordSource(path).iter(max_cell_chars=1_000))
+        assert "max_batch_bytes" in str(info.value) and "xxx" not in str(info.value)
+    finally:
+        csv.field_size_limit(previous)
+
+
+@pytest.mark.parametrize("value", [2**70, -(2**64), "x\ud800y", {"n": [2**100, "\udfff"]}])
+def test_in_memory_records_with_big_integers_or_lone_surrogates_are_read_and_fingerprinted(value):
+    records = [{"id": 1}, {"id": 2, "v": value}]
+    assert [r for _, r in RecordSource(records).iter()] == records
+    fingerprint = RecordSource(records).fingerprint()
+    assert fingerprint != RecordSource([{"id": 1}, {"id": 2, "v": repr(value)}]).fingerprint()
+    digest = hashlib.sha256()
+    list(RecordSource(iter(records)).iter(hash_into=digest))
+    assert digest.hexdigest() == fingerprint

@@ -468,3 +468,33 @@ def test_fast_path_agrees_on_edge_values(field):
     for value in EDGE_VALUES:
         row = {**VALID, field: value}
         assert rules.normalize(3, row) == rules._normalize_each(3, row), (field, value)
+
+
+# --- trimmed spaces are counted, per field (issue 13, item 10) ----------------------------
+
+
+def test_values_with_spaces_trimmed_are_counted_per_field(rules):
+    rows = [
+        {**VALID, "event_id": " e-1", "region": "EU ", "tiers": [" gold", "silver"], "category": "\tShoes"},
+        {**VALID, "customer_id": "C1", "tiers": "a,b"},                 # nothing to trim
+        {**VALID, "region": "EU", "category": "   "},                  # blank: left out, and counted
+        {**VALID, "points": "  12 ", "opted_in": " true"},             # not STRING-like: not counted
+    ]
+    out = [rules.normalize(n, row)[0] for n, row in enumerate(rows, 1)]
+    assert out[0]["event_id"] == "e-1" and out[0]["tiers"] == "gold,silver" and "category" not in out[2]
+    assert rules.values_trimmed == {"event_id": 1, "region": 1, "tiers": 1, "category": 2}
+
+
+def test_a_rejected_row_counts_no_trimmed_value(rules):
+    assert rules.normalize(1, {**VALID, "event_id": " e-1 ", "points": "many"})[0] is None
+    assert rules.normalize(2, {"event_id": " e-2", "customer_id": "C1"})[0] is None  # required region missing
+    assert rules.values_trimmed == {}
+
+
+@given(st.dictionaries(st.sampled_from([*EVENT_SCHEMA["fields"], "unknown"]), _values, max_size=4))
+def test_fast_and_general_paths_count_trimming_alike(changes):
+    fast, general = RowRules.from_schema(EVENT_SCHEMA), RowRules.from_schema(EVENT_SCHEMA)
+    row = {**VALID, **changes}
+    fast.normalize(3, row)
+    general._normalize_each(3, row)
+    assert fast.values_trimmed == general.values_trimmed

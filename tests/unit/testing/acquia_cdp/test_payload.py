@@ -84,3 +84,50 @@ def test_payload_errors_are_capped_and_not_an_object_is_one_error():
     assert len(payload_errors(body)) == MAX_PAYLOAD_ERRORS
     assert payload_errors([]) == [{"path": "$", "message": "The payload must be a JSON object of entity collections."}]
     assert payload_errors({"": []})[0]["message"] == "Entity collection names must be non-empty."
+
+
+# -- collection spellings and identifiers the tracker refuses (issue 13, item 11) ----------------
+
+@pytest.mark.parametrize(("collection", "expected"), [
+    ("customer", "customers"), ("Customers", "customers"), ("event", "events"), ("Events", "events"),
+    ("transactionitems", "transactionItems"), ("addresses", "Address"),
+])
+def test_a_standard_collection_spelled_otherwise_is_422_naming_the_spelling(emulator, cdp, cdp_token, collection,
+                                                                              expected):
+    response = cdp.track({collection: [customer("C-1", Type="emailOpen")]}, cdp_token)
+    assert response.status_code == 422
+    [error] = response.json()["additionalInfo"]["errors"]
+    assert error["path"] == collection and repr(expected) in error["message"]
+    assert emulator.cdp_stats()["records"] == {}
+
+
+def test_standard_spellings_and_custom_entities_are_accepted(cdp, cdp_token):
+    body = {"customers": [customer("C-1")], "events": [{"SourceSystemID": "crm", "Type": "emailOpen"}],
+            "PetInfo": [{"SourceSystemID": "crm", "SourcePetInfoNumber": "P-1"}]}
+    assert cdp.track(body, cdp_token).status_code == 200
+
+
+@pytest.mark.parametrize(("attrs", "path", "message"), [
+    ({"SourceCustomerNumber": True}, "customers[0].SourceCustomerNumber", "string or a number"),
+    ({"SourceCustomerNumber": "   "}, "customers[0].SourceCustomerNumber", "is required"),
+    ({"SourceSystemID": "KFK_0"}, "customers[0].SourceSystemID", "KFK_0"),
+    ({"SourceSystemID": " "}, "customers[0].SourceSystemID", "blank"),
+    ({"SourceOrganizationNumber": False}, "customers[0].SourceOrganizationNumber", "string or a number"),
+])
+def test_boolean_or_blank_identifiers_and_an_explicit_kfk0_are_422(emulator, cdp, cdp_token, attrs, path, message):
+    response = cdp.track({"customers": [customer("C-1", **attrs)]}, cdp_token)
+    assert response.status_code == 422
+    [error] = response.json()["additionalInfo"]["errors"]
+    assert error["path"] == path and message in error["message"]
+    assert emulator.cdp_records("1234", "customers") == []
+
+
+def test_payload_rules_do_not_import_the_provider():
+    import ast
+    import inspect
+
+    from airflow_provider_monetate.testing.acquia_cdp import payload
+
+    imported = [node.module for node in ast.walk(ast.parse(inspect.getsource(payload)))
+                if isinstance(node, ast.ImportFrom)]
+    assert not [m for m in imported if m and m.startswith("airflow_provider_monetate") and ".testing" not in m]
