@@ -11,19 +11,28 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from airflow_provider_monetate._compat import BaseOperator
+from airflow_provider_monetate._compat import BaseOperator, configured_executors
+from airflow_provider_monetate._data_fields import DataFieldsMixin
 from airflow_provider_monetate.exceptions import ConfigurationError
 from airflow_provider_monetate.loading._checkpoints import CheckpointStore, checkpoint_key
+from airflow_provider_monetate.loading._delivery import IN_DOUBT_POLICIES
+from airflow_provider_monetate.loading._duplicates import DUPLICATE_KEY_POLICIES
 from airflow_provider_monetate.loading._pipeline import LoadOptions, LoadPart, Normalizer, load_parts
 from airflow_provider_monetate.loading._rejects import RejectsReport
 from airflow_provider_monetate.loading._sources import RecordSource
-from airflow_provider_monetate.storage import as_location, default_checkpoint_dir, default_rejects_dir
+from airflow_provider_monetate.storage import (
+    as_location,
+    default_checkpoint_dir,
+    default_rejects_dir,
+    warn_if_worker_local,
+)
 
 
-class RecordLoadOperator(BaseOperator):
+class RecordLoadOperator(DataFieldsMixin, BaseOperator):
     """Base of the operators that check records, then post them in batches, retry-safely.
 
-    :param records: the records: an iterable of dicts, or an XCom of one.
+    :param records: the records: an iterable of dicts, or an XCom of one. Never rendered as Jinja
+        (a row may hold ``{{``); Airflow's Rendered Template view shows only their count.
     :param source: or a file: a local path or an object storage URI / ``ObjectStoragePath``;
         NDJSON (``.ndjson``, ``.jsonl``), CSV or a JSON array, optionally gzip-compressed.
     :param format: ``ndjson``, ``csv`` or ``json`` when the file name does not say.
@@ -36,12 +45,22 @@ class RecordLoadOperator(BaseOperator):
     :param checkpoint_dir: where progress is kept for retries; default
         ``$AIRFLOW_HOME/monetate/checkpoints``. With several workers, use storage they share
         (e.g. an ``s3://`` URI) so a retry on another worker can resume.
-    :param resend_in_doubt: resend batches a failed try sent without an acknowledgement even
-        when the destination cannot upsert them (may duplicate rows).
+    :param in_doubt: batches a failed try sent without an acknowledgement, to a destination that
+        cannot upsert them (they may or may not have arrived): ``"fail"`` (default: the task fails
+        naming them, already on the try that left them), ``"resend"`` (send them again; may
+        duplicate rows) or ``"skip"`` (you checked they arrived: count them as delivered, send the rest).
+    :param resend_in_doubt: the older spelling of ``in_doubt="resend"``.
     :param dry_run: read, check and report everything; send nothing.
+    :param on_duplicate_key: rows of one input that share the destination's unique key (a
+        Monetate dataset's ``unique_key``, a CDP entity's ``Source{Entity}Number``):
+        ``"keep_last"`` (default) sends only the last of them by input order and counts the
+        others as ``rows_duplicate`` (listed in the rejects report); ``"fail"`` sends nothing.
+    :param allow_empty: an input without rows succeeds, with ``input_empty`` in the summary and
+        a warning (default); ``False`` fails the task before anything is sent.
     """
 
     template_fields: Sequence[str] = ("records", "source", "rejects_path", "checkpoint_dir")
+    data_fields = ("records",)  # an XCom or a list of rows: resolved, never rendered, shown as a count
 
     def __init__(
         self,
@@ -55,11 +74,19 @@ class RecordLoadOperator(BaseOperator):
         max_rejected_rows: int = 0,
         rejects_path: Any = None,
         checkpoint_dir: Any = None,
+        in_doubt: str | None = None,
         resend_in_doubt: bool = False,
         dry_run: bool = False,
+        on_duplicate_key: str = "keep_last",
+        allow_empty: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        if on_duplicate_key not in DUPLICATE_KEY_POLICIES:
+            raise ConfigurationError(f"{self.task_id}: on_duplicate_key must be one of "
+                                     f"{', '.join(DUPLICATE_KEY_POLICIES)}, got {on_duplicate_key!r}")
+        self.on_duplicate_key = on_duplicate_key
+        self.allow_empty = allow_empty
         self.records = records
         self.source = source
         self.format = format
@@ -69,21 +96,27 @@ class RecordLoadOperator(BaseOperator):
         self.max_rejected_rows = max_rejected_rows
         self.rejects_path = rejects_path
         self.checkpoint_dir = checkpoint_dir
-        self.resend_in_doubt = resend_in_doubt
+        self.in_doubt = in_doubt or ("resend" if resend_in_doubt else "fail")
+        if self.in_doubt not in IN_DOUBT_POLICIES:
+            raise ConfigurationError(
+                f"{self.task_id}: in_doubt must be one of {', '.join(IN_DOUBT_POLICIES)}, got {self.in_doubt!r}"
+            )
         self.dry_run = dry_run
 
     def record_source(self) -> RecordSource:
         """The input, from exactly one of ``records`` and ``source``."""
-        if (self.records is None) == (self.source is None):
+        records = self.data_value("records")
+        if (records is None) == (self.source is None):
             raise ConfigurationError(f"{self.task_id}: pass exactly one of records= and source=.")
-        if self.records is not None:
-            return RecordSource(self.records)
+        if records is not None:
+            return RecordSource(records)
         return RecordSource(as_location(self.source), self.format)
 
     def load_options(self) -> LoadOptions:
         return LoadOptions(
             max_rows=self.batch_size, max_bytes=self.max_batch_bytes, max_in_flight=self.max_in_flight,
-            max_rejected_rows=self.max_rejected_rows, resend_in_doubt=self.resend_in_doubt, dry_run=self.dry_run,
+            max_rejected_rows=self.max_rejected_rows, in_doubt=self.in_doubt, dry_run=self.dry_run,
+            on_duplicate_key=self.on_duplicate_key, allow_empty=self.allow_empty,
         )
 
     def run_load(
@@ -117,7 +150,9 @@ class RecordLoadOperator(BaseOperator):
         """
         ti = context["ti"]
         key = checkpoint_key(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
-        store = CheckpointStore(as_location(self.checkpoint_dir) or default_checkpoint_dir())
+        checkpoints = as_location(self.checkpoint_dir) or default_checkpoint_dir()
+        warn_if_worker_local(self.log, configured_executors(), checkpoint_dir=checkpoints)
+        store = CheckpointStore(checkpoints)
         options = self.load_options()
         summaries = load_parts(
             parts,

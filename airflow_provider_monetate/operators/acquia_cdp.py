@@ -16,8 +16,10 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from airflow_provider_monetate._compat import configured_executors
+from airflow_provider_monetate._data_fields import describe_data
 from airflow_provider_monetate.acquia_cdp._deletions import DeletionRules, custom_entity_deletions, merge_units
-from airflow_provider_monetate.acquia_cdp._entities import DEFAULT_SOURCE_SYSTEM_ID, KFK0_HAZARD
+from airflow_provider_monetate.acquia_cdp._entities import DEFAULT_SOURCE_SYSTEM_ID, KFK0_HAZARD, collection_misspelling
 from airflow_provider_monetate.acquia_cdp._epoch import parse_timestamp_unit
 from airflow_provider_monetate.acquia_cdp._payload import EntityRules
 from airflow_provider_monetate.exceptions import ConfigurationError, MissingSourceSystemIdError
@@ -27,7 +29,7 @@ from airflow_provider_monetate.loading._pipeline import LoadPart
 from airflow_provider_monetate.loading._sources import RecordSource
 from airflow_provider_monetate.monetate.privacy._ledger import ACQUIA_CDP, DeletionLedger
 from airflow_provider_monetate.operators._load_base import RecordLoadOperator
-from airflow_provider_monetate.storage import as_location
+from airflow_provider_monetate.storage import as_location, warn_if_worker_local
 
 __all__ = ["AcquiaCdpDeleteCustomersOperator", "AcquiaCdpIngestOperator"]
 
@@ -45,6 +47,9 @@ class _CdpLoadOperator(RecordLoadOperator):
         limit and each call mostly waits on the network; 429 and 503 answers are retried with
         backoff (honouring ``Retry-After``). Lower it if your Acquia contact asks you to.
     :param acquia_cdp_conn_id: the Acquia CDP connection.
+    :param token_store: where the bearer token is read from: a
+        :class:`~airflow_provider_monetate.acquia_cdp.tokens.TokenStore`, a Variable name, or
+        ``{"class": ..., "kwargs": ...}``; default: the connection's ``token_variable`` extra.
     """
 
     def __init__(
@@ -53,11 +58,17 @@ class _CdpLoadOperator(RecordLoadOperator):
         source_system_id: str | None = None,
         max_in_flight: int = 8,
         acquia_cdp_conn_id: str = AcquiaCdpHook.default_conn_name,
+        token_store: Any = None,
         **kwargs,
     ) -> None:
         super().__init__(max_in_flight=max_in_flight, **kwargs)
         self.source_system_id = source_system_id
         self.acquia_cdp_conn_id = acquia_cdp_conn_id
+        self.token_store = token_store
+
+    def _hook(self) -> AcquiaCdpHook:
+        """The hook, reading the token from ``token_store`` when one is given."""
+        return AcquiaCdpHook(self.acquia_cdp_conn_id, token_store=self.token_store, pool_size=self.max_in_flight)
 
     def _default_source_system_id(self, hook: AcquiaCdpHook) -> str | None:
         value = self.source_system_id if self.source_system_id is not None else hook.source_system_id
@@ -123,6 +134,7 @@ class AcquiaCdpIngestOperator(_CdpLoadOperator):
         seconds, rows/s, SourceSystemIDs filled, empty strings nulled).
     """
 
+    data_fields = ("entities",)  # records are never rendered as Jinja; a file path or an XCom per entity is
     template_fields: Sequence[str] = (
         "entities", "source_system_id", "timestamp_unit", "rejects_path", "checkpoint_dir", "acquia_cdp_conn_id",
     )
@@ -144,7 +156,7 @@ class AcquiaCdpIngestOperator(_CdpLoadOperator):
 
     def execute(self, context: Any) -> dict[str, dict[str, Any]]:
         entities = self._checked_entities()
-        hook = AcquiaCdpHook(self.acquia_cdp_conn_id, pool_size=self.max_in_flight)
+        hook = self._hook()
         default = self._default_source_system_id(hook)
         try:
             unit = parse_timestamp_unit(self.timestamp_unit or hook.timestamp_unit)
@@ -152,9 +164,10 @@ class AcquiaCdpIngestOperator(_CdpLoadOperator):
             raise ConfigurationError(f"{self.task_id}: {exc}") from None
         rules = {c: EntityRules(c, source_system_id=default, timestamp_fields=self.timestamp_fields, unit=unit)
                  for c in entities}
-        loads = [
+        loads = [  # keyed entities upsert by Source{Entity}Number: of rows sharing one, only the last is sent
             LoadPart(collection, self._entity_source(collection, value), rules[collection].normalize,
-                     _entity_sender(hook, collection, rules[collection].resend_safe), rules[collection].resend_safe)
+                     _entity_sender(hook, collection, rules[collection].resend_safe), rules[collection].resend_safe,
+                     key=rules[collection].key_field)
             for collection, value in entities.items()
         ]
 
@@ -169,17 +182,37 @@ class AcquiaCdpIngestOperator(_CdpLoadOperator):
             summary["empty_strings_nulled"] = rules[collection].empty_strings
         return summaries
 
+    def resolve_data(self, name: str, value: Any, context: Any, jinja_env: Any) -> Any:
+        """``entities`` one level deep: each entity's file path is rendered and its XCom resolved;
+        records themselves are never rendered."""
+        resolve = super().resolve_data
+        value = resolve(name, value, context, jinja_env)
+        if isinstance(value, Mapping):
+            return {collection: resolve(collection, source, context, jinja_env) for collection, source in value.items()}
+        return value
+
+    def describe_data(self, name: str, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {collection: describe_data(records) for collection, records in value.items()}
+        return super().describe_data(name, value)
+
     def _checked_entities(self) -> dict[str, Any]:
-        if not isinstance(self.entities, Mapping) or not self.entities:
+        entities = self.data_value("entities")
+        if not isinstance(entities, Mapping) or not entities:
             raise ConfigurationError(f"{self.task_id}: entities must be a non-empty dict of collection -> records.")
-        for collection, value in self.entities.items():
+        for collection, value in entities.items():
             if not isinstance(collection, str) or not _COLLECTION.fullmatch(collection):
                 raise ConfigurationError(
                     f"{self.task_id}: entity name {collection!r} is not a CDP entity collection (letters, digits, _)."
                 )
+            if expected := collection_misspelling(collection):
+                raise ConfigurationError(
+                    f"{self.task_id}: entity collection {collection!r} is spelled {expected!r} in CDP's tracker "
+                    "payload (collection keys are case-sensitive); rename it. Nothing was read or sent."
+                )
             if value is None:
                 raise ConfigurationError(f"{self.task_id}: entity {collection!r} has no records or file (None).")
-        return dict(self.entities)
+        return dict(entities)
 
     def _entity_source(self, collection: str, value: Any) -> RecordSource:
         try:
@@ -236,6 +269,7 @@ class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
         sent per collection (``records_sent``) and names the ledger.
     """
 
+    data_fields = (*RecordLoadOperator.data_fields, "customer_numbers", "custom_entities")
     template_fields: Sequence[str] = (
         *RecordLoadOperator.template_fields, "customer_numbers", "custom_entities", "source_system_id",
         "ledger_path", "delete_request_time", "acquia_cdp_conn_id",
@@ -262,39 +296,48 @@ class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
 
     def record_source(self) -> RecordSource:
         """The customers: ``customer_numbers``, or exactly one of ``records`` and ``source``."""
-        given = [self.customer_numbers is not None, self.records is not None, self.source is not None]
+        numbers = self.data_value("customer_numbers")
+        given = [numbers is not None, self.data_value("records") is not None, self.source is not None]
         if sum(given) != 1:
             raise ConfigurationError(f"{self.task_id}: pass exactly one of customer_numbers=, records= and source=.")
-        if self.customer_numbers is None:
+        if numbers is None:
             return super().record_source()
-        if isinstance(self.customer_numbers, str | bytes) or not isinstance(self.customer_numbers, Sequence):
+        if isinstance(numbers, str | bytes) or not isinstance(numbers, Sequence):
             raise ConfigurationError(f"{self.task_id}: customer_numbers must be a list of SourceCustomerNumbers.")
-        return RecordSource([{"SourceCustomerNumber": number} for number in self.customer_numbers])
+        return RecordSource([{"SourceCustomerNumber": number} for number in numbers])
+
+    def describe_data(self, name: str, value: Any) -> Any:
+        if name == "customer_numbers":
+            return describe_data(value, "customer numbers")
+        if name == "custom_entities" and isinstance(value, Mapping):
+            return {entity: describe_data(numbers, "entity numbers") for entity, numbers in value.items()}
+        return super().describe_data(name, value)
 
     def execute(self, context: Any) -> dict[str, dict[str, Any]]:
         source = self.record_source()
-        if self.delete_addresses and self.customer_numbers is not None:
+        if self.delete_addresses and self.data_value("customer_numbers") is not None:
             raise ConfigurationError(
                 f"{self.task_id}: delete_addresses=True needs rows with SourceAddressNumber or "
                 "SourceCustomerAddressXrefNumber (records= or source=), not bare customer_numbers."
             )
-        hook = AcquiaCdpHook(self.acquia_cdp_conn_id, pool_size=self.max_in_flight)
+        hook = self._hook()
         default = self._default_source_system_id(hook)
         rules = DeletionRules(source_system_id=default, delete_addresses=self.delete_addresses)
         ledger = self._ledger()
         sent: dict[str, int] = {}
         loads = [LoadPart("customers", source, rules.normalize, self._unit_sender(hook, ledger, context, sent),
                           resend_safe=True)]
-        if self.custom_entities:
+        custom_entities = self.data_value("custom_entities")
+        if custom_entities:
             if default is None:
                 raise self._missing_source_system_id(
-                    f"custom entity deletions ({', '.join(self.custom_entities)}) carry no SourceSystemID of their own"
+                    f"custom entity deletions ({', '.join(custom_entities)}) carry no SourceSystemID of their own"
                 )
             try:
-                units = custom_entity_deletions(self.custom_entities, default)
+                units = custom_entity_deletions(custom_entities, default)
             except ValueError as exc:
                 raise ConfigurationError(f"{self.task_id}: {exc}") from None
-            for collection in self.custom_entities:
+            for collection in custom_entities:
                 records = [record for unit in units for record in unit.get(collection, ())]
                 loads.append(LoadPart(collection, RecordSource(records), _as_is,
                                       _entity_sender(hook, collection, True), resend_safe=True))
@@ -313,7 +356,9 @@ class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
     def _ledger(self) -> DeletionLedger | None:
         if not self.ledger_path:
             return None
-        return DeletionLedger(as_location(self.ledger_path), hash_ids=self.ledger_hash_ids)
+        location = as_location(self.ledger_path)
+        warn_if_worker_local(self.log, configured_executors(), ledger_path=location)
+        return DeletionLedger(location, hash_ids=self.ledger_hash_ids)
 
     def _unit_sender(self, hook: AcquiaCdpHook, ledger: DeletionLedger | None, context: Any,
                      sent: dict[str, int]) -> Callable[[Batch], object]:

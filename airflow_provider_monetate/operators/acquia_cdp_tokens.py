@@ -24,7 +24,7 @@ from airflow_provider_monetate.acquia_cdp.tokens._hook_api import HookTokenApi
 from airflow_provider_monetate.acquia_cdp.tokens._policy import DAY, RotationPolicy, get_policy
 from airflow_provider_monetate.acquia_cdp.tokens._rotation import run_rotation
 from airflow_provider_monetate.acquia_cdp.tokens._state import RotationAction, TokenState
-from airflow_provider_monetate.acquia_cdp.tokens._store import ReportingStore, TokenStore, load_store
+from airflow_provider_monetate.acquia_cdp.tokens._store import ReportingStore, TokenStore
 from airflow_provider_monetate.exceptions import (
     ApiAuthError,
     ConfigurationError,
@@ -71,8 +71,7 @@ class _TokenOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> AcquiaCdpHook:
-        store = load_store(self.token_store) if self.token_store is not None else None
-        return AcquiaCdpHook(self.acquia_cdp_conn_id, token_store=store)
+        return AcquiaCdpHook(self.acquia_cdp_conn_id, token_store=self.token_store)
 
     def required_store(self) -> TokenStore:
         """The token store, wrapped so that a failed write says how to recover.

@@ -8,6 +8,7 @@ from typing import Any
 from airflow_provider_monetate._compat import BaseOperator
 from airflow_provider_monetate.exceptions import ConfigurationError, DatasetConflictError
 from airflow_provider_monetate.hooks.monetate import MonetateHook
+from airflow_provider_monetate.loading._pipeline import LoadPart
 from airflow_provider_monetate.monetate._datasets import PRIVACY_TYPE, check_definition, field_conflicts
 from airflow_provider_monetate.monetate._rows import RowRules
 from airflow_provider_monetate.monetate.privacy._ledger import DeletionLedger
@@ -110,6 +111,9 @@ class MonetatePostRecordsOperator(RecordLoadOperator):
         :class:`~airflow_provider_monetate.monetate.privacy._ledger.DeletionLedger`): rows whose identifier
         the ledger lists as erased (deletion submitted or confirmed, in any system) are not sent,
         so a deleted customer does not come back with the next load; counted as ``rows_excluded``.
+        A location holding no ledger (missing, empty, mistyped) fails the task before anything is sent.
+    :param allow_empty_ledger: accept an ``exclude_erased`` location that holds no ledger yet (before
+        the first erasure), sending every row and saying so in the log.
     :param monetate_conn_id: the Monetate connection.
     :return: the run summary: rows read / sent / rejected / excluded, batches, retries, seconds, rows/s.
     """
@@ -124,6 +128,7 @@ class MonetatePostRecordsOperator(RecordLoadOperator):
         dataset: str,
         unknown_fields: str = "reject",
         exclude_erased: Any = None,
+        allow_empty_ledger: bool = False,
         monetate_conn_id: str = MonetateHook.default_conn_name,
         **kwargs,
     ) -> None:
@@ -131,6 +136,7 @@ class MonetatePostRecordsOperator(RecordLoadOperator):
         self.dataset = dataset
         self.unknown_fields = unknown_fields
         self.exclude_erased = exclude_erased
+        self.allow_empty_ledger = allow_empty_ledger
         self.monetate_conn_id = monetate_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -141,24 +147,45 @@ class MonetatePostRecordsOperator(RecordLoadOperator):
         def send(batch) -> None:
             hook.post_rows(self.dataset, body=batch.body("schema_rows"), retry_ambiguous=upserts)
 
-        summary = self.run_load(
-            context, normalize=rules.normalize, send=send, resend_safe=upserts,
-            retries=lambda: hook.api.retries, exclude=self._erased_filter(rules),
-            what=f"Monetate dataset {self.dataset}",
-        )
+        exclude = self._erased_filter(rules)
+        # Of rows sharing the unique key, only the last is sent (or, on_duplicate_key="fail", none).
+        load = LoadPart("", self.record_source(), rules.normalize, send, upserts, exclude, key=rules.unique_key_field)
+        summary = self.run_parts(context, [load], retries=lambda: hook.api.retries,
+                                 what=f"Monetate dataset {self.dataset}")[""]
         summary["dropped_fields"] = dict(rules.dropped_fields)
+        summary["values_trimmed"] = dict(rules.values_trimmed)
+        if rules.values_trimmed:
+            self.log.info("Leading or trailing whitespace was trimmed from text values: %s (values per field)",
+                          dict(rules.values_trimmed))
         return summary
 
     def _erased_filter(self, rules: RowRules) -> Callable[[dict], bool] | None:
         """``row -> True`` for rows of customers the ``exclude_erased`` ledger lists as erased."""
-        if not self.exclude_erased:
+        if self.exclude_erased is None:
             return None
+        if not str(self.exclude_erased).strip():
+            raise ConfigurationError(
+                "exclude_erased is empty (a template that rendered to nothing?); nothing was sent. Pass the "
+                "ledger's location, or leave exclude_erased unset to send every row."
+            )
         field = rules.identifier_field
         if field is None:
             raise ConfigurationError(
                 f"exclude_erased needs an identifier field, and dataset {self.dataset!r} has none; nothing was sent."
             )
-        erased = DeletionLedger(as_location(self.exclude_erased)).erased()
+        ledger = DeletionLedger(as_location(self.exclude_erased))
+        if not ledger.has_parts():
+            # Reading no ledger would exclude nobody: the erased customers would be sent again.
+            if not self.allow_empty_ledger:
+                raise ConfigurationError(
+                    f"exclude_erased={ledger.location!r} holds no proof-of-deletion ledger (the location does not "
+                    "exist, is empty, or has no ledger part file); nothing was sent. Point it at the ledger= of "
+                    "your deletion tasks, or pass allow_empty_ledger=True if no customer has been erased yet."
+                )
+            self.log.warning("exclude_erased=%s holds no ledger part yet (allow_empty_ledger=True): no row is "
+                             "excluded", ledger.location)
+            return None
+        erased = ledger.erased()
         self.log.info("Not sending rows of the %d customer(s) the ledger %s lists as erased", len(erased),
                       self.exclude_erased)
         return lambda row: row.get(field) in erased

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import IO, Any
 
+from airflow_provider_monetate._compat import configured_executors
+from airflow_provider_monetate._data_fields import describe_customer_ids
 from airflow_provider_monetate.exceptions import ConfigurationError
 from airflow_provider_monetate.hooks.monetate import MonetateHook
-from airflow_provider_monetate.loading._batches import encode_row
+from airflow_provider_monetate.loading._batches import Batch, encode_row
 from airflow_provider_monetate.loading._checkpoints import checkpoint_key
 from airflow_provider_monetate.loading._pipeline import Normalizer
 from airflow_provider_monetate.loading._rejects import Rejection
@@ -21,9 +25,14 @@ from airflow_provider_monetate.monetate.privacy._ledger import (
     LedgerEntry,
     utc_now_iso,
 )
-from airflow_provider_monetate.monetate.privacy._watch import read_submitted_ids
 from airflow_provider_monetate.operators._load_base import RecordLoadOperator
-from airflow_provider_monetate.storage import Folder, as_location, default_deletion_work_dir, default_ledger
+from airflow_provider_monetate.storage import (
+    Folder,
+    as_location,
+    default_deletion_work_dir,
+    default_ledger,
+    warn_if_worker_local,
+)
 
 __all__ = ["MonetateSubmitDeletionsOperator"]
 
@@ -44,11 +53,14 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
     to delete the same customer deletes nothing more, whereas a dropped request would leave
     a customer undeleted.
 
-    The submitted rows are written to an IDs file in ``work_dir`` (never to XCom), and one
-    ``submitted`` record per customer to the proof-of-deletion ledger. Monetate erases them
-    in its nightly batches; wait for that with
+    Each batch Monetate acknowledges is recorded at once in the proof-of-deletion ledger, one
+    ``submitted`` record per customer, so a task that fails on a later batch still leaves the
+    customers already queued in the ledger. The submitted rows are written to an IDs file in
+    ``work_dir`` (never to XCom, ``0600`` locally), published only when the whole submission
+    succeeded; the receipt carries its ``count`` and SHA-256, which the sensor checks. A dry
+    run writes neither. Monetate erases the customers in its nightly batches; wait for that with
     :class:`~airflow_provider_monetate.sensors.monetate.MonetateDeletionSensor` (``receipt=`` this
-    task's output).
+    task's output), which deletes the IDs file once the ledger holds every confirmation.
 
     :param privacy_dataset: the ``customer_data_privacy`` dataset name.
     :param customer_ids: the IDs: a list of strings, or of records with an ``id_field``; or
@@ -65,9 +77,11 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
         With several workers, use storage the sensor can read too.
     :param monetate_conn_id: the Monetate connection.
     :return: the receipt: ``dataset``, ``count``, ``submitted_at``, ``delete_request_time``,
-        ``ids_path``, ``work_dir``, ``ledger``, ``hash_ids`` and the run counts.
+        ``ids_path``, ``ids_sha256``, ``dry_run``, ``work_dir``, ``ledger``, ``hash_ids`` and the
+        run counts.
     """
 
+    data_fields = (*RecordLoadOperator.data_fields, "customer_ids")
     template_fields: Sequence[str] = (
         *RecordLoadOperator.template_fields,
         "customer_ids", "privacy_dataset", "delete_request_time", "ledger", "work_dir", "monetate_conn_id",
@@ -107,42 +121,64 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
         self._ensure_dataset(hook)
 
         ti = context["ti"]
-        work_dir = Folder(as_location(self.work_dir) or default_deletion_work_dir())
+        ledger_location = as_location(self.ledger) or default_ledger()
+        work_location = as_location(self.work_dir) or default_deletion_work_dir()
+        warn_if_worker_local(self.log, configured_executors(), ledger=ledger_location, work_dir=work_location)
+        ledger = DeletionLedger(ledger_location, hash_ids=self.hash_ids)
+        work_dir = Folder(work_location)
         ids_name = f"{checkpoint_key(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, 'map_index', -1))}.ids.ndjson"
-        seen: set[str] = set()
+        ids = _SubmittedIds()
 
-        def send(batch) -> None:
-            hook.post_rows(self.privacy_dataset, body=batch.body("schema_rows"), retry_ambiguous=True)
-
-        # The IDs file is published only when the whole run succeeds (Folder.create), so a
-        # receipt never points at a partial list.
-        with work_dir.create(ids_name) as ids_file:
-            summary = self.run_load(
-                context, normalize=self._normalizer(requested, now), send=send, resend_safe=True,
-                exclude=_keep_first_sighting(seen, ids_file), retries=lambda: hook.api.retries,
+        def load(ids_file: IO[bytes] | None) -> dict[str, Any]:
+            return self.run_load(
+                context, normalize=self._normalizer(requested, now), send=self._sender(hook, ledger, ti),
+                resend_safe=True, exclude=ids.first_sighting(ids_file), retries=lambda: hook.api.retries,
                 what=f"Monetate deletions ({self.privacy_dataset})", source=source,
             )
-        submitted_at = utc_now_iso()
-        ids_path = work_dir.path(ids_name)
-        ledger = DeletionLedger(as_location(self.ledger) or default_ledger(), hash_ids=self.hash_ids)
-        if not self.dry_run:
-            ledger.append(
-                LedgerEntry(cid, MONETATE, SUBMITTED, asked, submitted_at, None, self.privacy_dataset, ti.dag_id,
-                            ti.run_id)
-                for cid, asked in read_submitted_ids(ids_path).items()
-            )
+
+        if self.dry_run:
+            summary, ids_path = load(None), None  # nothing submitted: no raw IDs kept on disk
+        else:
+            # The IDs file is published only when the whole run succeeds (Folder.create), so a
+            # receipt never points at a partial list; the batches acknowledged before a failure
+            # are in the ledger already (see _sender).
+            with work_dir.create(ids_name) as ids_file:
+                summary = load(ids_file)
+            ids_path = str(work_dir.path(ids_name))
         self.log.info(
             "%s %d customer ID(s) for deletion to %r (%d duplicate(s) sent once, %d rejected); IDs in %s, ledger %s",
-            "Dry run, would submit" if self.dry_run else "Submitted", len(seen), self.privacy_dataset,
-            summary["rows_excluded"], summary["rows_rejected"], ids_path, ledger.location,
+            "Dry run, would submit" if self.dry_run else "Submitted", len(ids.seen), self.privacy_dataset,
+            summary["rows_excluded"], summary["rows_rejected"], ids_path or "no file (dry run)", ledger.location,
         )
         return {
-            "dataset": self.privacy_dataset, "count": len(seen), "submitted_at": submitted_at,
-            "delete_request_time": requested, "ids_path": str(ids_path), "work_dir": work_dir.location,
+            "dataset": self.privacy_dataset, "count": len(ids.seen), "submitted_at": utc_now_iso(),
+            "delete_request_time": requested, "ids_path": ids_path,
+            "ids_sha256": None if self.dry_run else ids.digest.hexdigest(), "work_dir": work_dir.location,
             "ledger": ledger.location, "hash_ids": self.hash_ids,
             **{key: summary[key] for key in ("rows_read", "rows_sent", "rows_already_sent", "rows_rejected")},
             "duplicates": summary["rows_excluded"], "rejects_path": summary["rejects"]["path"], "dry_run": self.dry_run,
         }
+
+    def _sender(self, hook: MonetateHook, ledger: DeletionLedger, ti: Any) -> Callable[[Batch], None]:
+        """Posts one batch, then records its IDs in the ledger as ``submitted``.
+
+        Recorded as soon as Monetate acknowledges the batch, so a task that fails later still
+        leaves these customers in the ledger (and ``exclude_erased`` keeps them out of later
+        loads). A retry skips acknowledged batches, so it does not record them again. A crash
+        between the acknowledgement and the ledger write leaves the batch in doubt: the retry
+        resends it (deleting twice is harmless) and records it then.
+        """
+
+        def send(batch: Batch) -> None:
+            hook.post_rows(self.privacy_dataset, body=batch.body("schema_rows"), retry_ambiguous=True)
+            acknowledged_at = utc_now_iso()
+            ledger.append(
+                LedgerEntry(row["customer_id"], MONETATE, SUBMITTED, row["delete_request_time"], acknowledged_at,
+                            None, self.privacy_dataset, ti.dag_id, ti.run_id)
+                for row in json.loads(b"[" + batch.payload + b"]")
+            )
+
+        return send
 
     def _normalizer(self, requested: str, now: str) -> Normalizer:
         """Checks one input record: its ID, and its ``delete_request_time`` (default ``requested``,
@@ -177,12 +213,18 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
             )
         return requested
 
+    def describe_data(self, name: str, value: Any) -> Any:
+        """Rendered fields show how many IDs (hashed, first few, with ``hash_ids``), never the IDs."""
+        if name == "customer_ids":
+            return describe_customer_ids(value, self.hash_ids)
+        return super().describe_data(name, value)
+
     def _id_source(self) -> RecordSource:
-        if (self.customer_ids is None) == (self.source is None):
+        if (self.data_value("customer_ids") is None) == (self.source is None):
             raise ConfigurationError(f"{self.task_id}: pass exactly one of customer_ids= and source=.")
         if self.source is not None:
             return self.record_source()
-        ids = self.customer_ids
+        ids = self.data_value("customer_ids")
         if isinstance(ids, (str, bytes, Mapping)):
             raise ConfigurationError(
                 f"{self.task_id}: customer_ids must be a list (of IDs, or of records with {self.id_field!r}), not "
@@ -208,14 +250,24 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
             )
 
 
-def _keep_first_sighting(seen: set[str], ids_file: Any) -> Callable[[dict], bool]:
-    """``exclude`` for the load: True for an ID already seen; a first sighting goes to the IDs file."""
+class _SubmittedIds:
+    """The distinct IDs of a submission, in input order, as written to the IDs file, with its SHA-256."""
 
-    def duplicate(row: dict) -> bool:
-        if row["customer_id"] in seen:
-            return True
-        seen.add(row["customer_id"])
-        ids_file.write(encode_row(row) + b"\n")
-        return False
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.digest = hashlib.sha256()
 
-    return duplicate
+    def first_sighting(self, ids_file: IO[bytes] | None) -> Callable[[dict], bool]:
+        """``exclude`` for the load: True for an ID already seen; a first sighting goes to ``ids_file``."""
+
+        def duplicate(row: dict) -> bool:
+            if row["customer_id"] in self.seen:
+                return True
+            self.seen.add(row["customer_id"])
+            if ids_file is not None:
+                line = encode_row(row) + b"\n"
+                self.digest.update(line)
+                ids_file.write(line)
+            return False
+
+        return duplicate

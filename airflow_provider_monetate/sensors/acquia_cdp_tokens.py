@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import Any
 
 from airflow_provider_monetate._compat import BaseSensorOperator
-from airflow_provider_monetate.acquia_cdp.tokens._store import TokenStore, load_store
+from airflow_provider_monetate.acquia_cdp.tokens._store import TokenStore
 from airflow_provider_monetate.exceptions import ApiAuthError, ConfigurationError
 from airflow_provider_monetate.hooks.acquia_cdp import AcquiaCdpHook
 
@@ -67,8 +67,7 @@ class AcquiaCdpTokenExpirySensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> AcquiaCdpHook:
-        store = load_store(self.token_store) if self.token_store is not None else None
-        return AcquiaCdpHook(self.acquia_cdp_conn_id, token_store=store)
+        return AcquiaCdpHook(self.acquia_cdp_conn_id, token_store=self.token_store)
 
     def poke(self, context: Mapping[str, Any]) -> bool:
         try:

@@ -10,14 +10,26 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from airflow_provider_monetate._compat import AirflowSensorTimeout, BaseSensorOperator, conf
-from airflow_provider_monetate.exceptions import ConfigurationError, MonetateProviderError
+from airflow_provider_monetate._compat import AirflowSensorTimeout, BaseSensorOperator, conf, configured_executors
+from airflow_provider_monetate._data_fields import DataFieldsMixin, describe_customer_ids
+from airflow_provider_monetate.exceptions import ConfigurationError, MonetateProviderError, ReceiptError
 from airflow_provider_monetate.hooks.monetate import MonetateHook
 from airflow_provider_monetate.loading._checkpoints import checkpoint_key
-from airflow_provider_monetate.monetate.privacy._ledger import DeletionLedger, utc_now_iso
+from airflow_provider_monetate.monetate.privacy._ledger import MONETATE, DeletionLedger, utc_now_iso
 from airflow_provider_monetate.monetate.privacy._polling import StatusRound
-from airflow_provider_monetate.monetate.privacy._watch import DeletionWatch, read_submitted_ids
-from airflow_provider_monetate.storage import Folder, as_location, default_deletion_work_dir, default_ledger
+from airflow_provider_monetate.monetate.privacy._watch import (
+    DeletionWatch,
+    check_receipt,
+    delete_submitted_ids,
+    read_submitted_ids,
+)
+from airflow_provider_monetate.storage import (
+    Folder,
+    as_location,
+    default_deletion_work_dir,
+    default_ledger,
+    warn_if_worker_local,
+)
 from airflow_provider_monetate.triggers.monetate import MonetateDeletionTrigger
 
 __all__ = ["MonetateDeletionSensor"]
@@ -29,7 +41,7 @@ INLINE_REPORT_MAX = 100
 _DEFERRAL_BACKSTOP = timedelta(hours=1)
 
 
-class MonetateDeletionSensor(BaseSensorOperator):
+class MonetateDeletionSensor(DataFieldsMixin, BaseSensorOperator):
     """Wait until Monetate's Customer ID Status endpoint reports every ID ``NOT_FOUND``.
 
     Monetate erases customers in nightly batches, usually within 24-48 hours. Each poke asks
@@ -50,9 +62,13 @@ class MonetateDeletionSensor(BaseSensorOperator):
     holds it.
 
     :param receipt: the submit task's receipt (``MonetateSubmitDeletionsOperator(...).output``):
-        gives the dataset, the IDs file, the submission time, the ledger and ``hash_ids``.
+        gives the dataset, the IDs file, the submission time, the ledger and ``hash_ids``. It
+        must prove a submission, or the task fails before asking Monetate anything: not a dry
+        run, and an IDs file whose ID count and SHA-256 are the receipt's ``count`` and
+        ``ids_sha256``. Once the ledger holds every ID's confirmation, the IDs file is deleted.
     :param customer_ids: or the IDs themselves (a short list; use the receipt for large ones).
-    :param privacy_dataset: the ``customer_data_privacy`` dataset; default: the receipt's.
+    :param privacy_dataset: the ``customer_data_privacy`` dataset; default: the receipt's (a
+        different one is refused: the IDs were posted there).
     :param monetate_conn_id: the Monetate connection.
     :param max_concurrency: status calls in flight at once.
     :param expected_completion: warn about IDs still not gone this long after submission
@@ -70,6 +86,7 @@ class MonetateDeletionSensor(BaseSensorOperator):
         report file, and (up to 100 IDs) ``customers``: ID to confirmation time.
     """
 
+    data_fields = ("customer_ids",)  # never rendered as Jinja; shown as a count
     template_fields: Sequence[str] = (
         "receipt", "customer_ids", "privacy_dataset", "monetate_conn_id", "ledger", "work_dir",
     )
@@ -106,18 +123,30 @@ class MonetateDeletionSensor(BaseSensorOperator):
         self.work_dir = work_dir
         self.deferrable = deferrable
 
+    def describe_data(self, name: str, value: Any) -> Any:
+        """Rendered fields show how many IDs (hashed, first few, with ``hash_ids``), never the IDs."""
+        return describe_customer_ids(value, bool(self.hash_ids))
+
     # -- what to watch ---------------------------------------------------------------------
 
     def _receipt(self) -> Mapping[str, Any]:
-        if (self.receipt is None) == (self.customer_ids is None):
-            raise ConfigurationError(f"{self.task_id}: pass exactly one of receipt= and customer_ids=.")
-        if self.receipt is None:
+        """The receipt, once it is shown to prove a submission (``{}`` when watching ``customer_ids``)."""
+        if self.receipt is not None and self.data_value("customer_ids") is not None:
+            raise ConfigurationError(f"{self.task_id}: pass only one of receipt= and customer_ids=.")
+        if self.data_value("customer_ids") is not None:
             return {}
+        if self.receipt is None:
+            raise ReceiptError(
+                f"{self.task_id}: the submit task returned nothing (receipt is None), so there is nothing to "
+                "wait for. Pass receipt=<submit task>.output from a MonetateSubmitDeletionsOperator that ran "
+                "(with do_xcom_push on), or customer_ids= to watch a short list of IDs."
+            )
         if not isinstance(self.receipt, Mapping):
-            raise ConfigurationError(
+            raise ReceiptError(
                 f"{self.task_id}: receipt must be the submit task's XCom value (e.g. receipt=submit.output), "
                 f"not a {type(self.receipt).__name__}."
             )
+        check_receipt(self.receipt, privacy_dataset=self.privacy_dataset, task_id=self.task_id)
         return self.receipt
 
     @cached_property
@@ -131,6 +160,8 @@ class MonetateDeletionSensor(BaseSensorOperator):
         return {
             "dataset": dataset,
             "ids_path": receipt.get("ids_path"),
+            "ids_sha256": receipt.get("ids_sha256"),
+            "count": receipt.get("count"),
             "submitted_at": receipt.get("submitted_at"),
             "ledger": DeletionLedger(
                 as_location(self.ledger or receipt.get("ledger")) or default_ledger(), hash_ids=hash_ids
@@ -139,11 +170,12 @@ class MonetateDeletionSensor(BaseSensorOperator):
         }
 
     def _targets(self) -> dict[str, str | None]:
-        """``{customer_id: delete_request_time}`` of every ID to watch."""
-        ids_path = self._settings["ids_path"]
-        if ids_path:
-            return read_submitted_ids(as_location(ids_path))
-        ids = self.customer_ids
+        """``{customer_id: delete_request_time}`` of every ID to watch (the IDs file checked against the receipt)."""
+        settings = self._settings
+        if settings["ids_path"]:
+            return read_submitted_ids(as_location(settings["ids_path"]), sha256=settings["ids_sha256"],
+                                      count=settings["count"])
+        ids = self.data_value("customer_ids")
         if isinstance(ids, (str, bytes, Mapping)):
             raise ConfigurationError(f"{self.task_id}: customer_ids must be a list of IDs.")
         raw = (item.get("customer_id") if isinstance(item, Mapping) else item for item in ids or ())
@@ -172,6 +204,9 @@ class MonetateDeletionSensor(BaseSensorOperator):
     # -- running -----------------------------------------------------------------------------
 
     def execute(self, context: Any) -> dict[str, Any]:
+        # The triggerer, and the workers of later pokes, must see the same state and ledger.
+        warn_if_worker_local(self.log, configured_executors(), ledger=as_location(self._settings["ledger"].location),
+                             work_dir=self._settings["work_dir"])
         if self.deferrable:
             self._defer(context)
         try:
@@ -218,6 +253,7 @@ class MonetateDeletionSensor(BaseSensorOperator):
 
     def _defer(self, context: Any) -> None:
         settings = self._settings
+        targets = self._targets()  # the receipt is checked against its IDs file before deferring
         watch = self._watch(context)
         watch.save()  # records started_at, which the expected completion time may count from
         ids_path = settings["ids_path"]
@@ -225,8 +261,9 @@ class MonetateDeletionSensor(BaseSensorOperator):
             trigger=MonetateDeletionTrigger(
                 monetate_conn_id=self.monetate_conn_id,
                 privacy_dataset=settings["dataset"],
-                customer_ids=None if ids_path else list(self._targets()),
+                customer_ids=None if ids_path else list(targets),
                 ids_path=str(ids_path) if ids_path else None,
+                ids_sha256=settings["ids_sha256"],
                 work_dir=str(settings["work_dir"]),
                 state_key=self._key(context),
                 ledger=settings["ledger"].location,
@@ -262,6 +299,7 @@ class MonetateDeletionSensor(BaseSensorOperator):
                 "both can reach, e.g. an s3:// URI."
             )
         ledger: DeletionLedger = self._settings["ledger"]
+        self._check_ledger_proves(targets, watch)
         times = [watch.confirmed[cid] for cid in targets]
         report: dict[str, Any] = {
             "dataset": self._settings["dataset"],
@@ -276,7 +314,24 @@ class MonetateDeletionSensor(BaseSensorOperator):
         if len(targets) <= INLINE_REPORT_MAX:
             report["customers"] = {ledger.stored_id(cid): watch.confirmed[cid] for cid in targets}
         watch.finish()
+        if self._settings["ids_path"]:
+            # Retention: the raw IDs are no longer needed once the ledger proves every deletion.
+            delete_submitted_ids(as_location(self._settings["ids_path"]))
+            self.log.info("Deleted the submitted-IDs file %s: the ledger %s holds every ID's confirmation",
+                          self._settings["ids_path"], ledger.location)
         return report
+
+    def _check_ledger_proves(self, targets: Mapping[str, Any], watch: DeletionWatch) -> None:
+        """Before the work files go: read the ledger back; every ID must have its confirmation there."""
+        ledger: DeletionLedger = self._settings["ledger"]
+        missing = ledger.unconfirmed(targets, system=MONETATE)
+        if missing:
+            raise MonetateProviderError(
+                f"Monetate confirmed every ID gone, but the ledger {ledger.location} has no confirmation for "
+                f"{len(missing)} of {len(targets)} of them (its parts were removed, or it moved). The IDs file and "
+                f"the state file {watch.path} are kept. Restore the ledger's parts and clear this task, or delete "
+                "the state file and clear it: the sensor then asks Monetate again and records each confirmation."
+            )
 
     def _timeout_message(self, context: Any) -> str:
         targets = self._targets()

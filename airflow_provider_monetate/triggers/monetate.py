@@ -45,6 +45,8 @@ class MonetateDeletionTrigger(BaseTrigger):
     :param privacy_dataset: the ``customer_data_privacy`` dataset the IDs were posted to.
     :param customer_ids: the IDs to watch (short lists); or
     :param ids_path: the submitted-IDs file (a local path or an object storage URI).
+    :param ids_sha256: the receipt's fingerprint of that file: a file changed since the sensor
+        checked it ends the trigger with an error, before any status call.
     :param work_dir: where the sensor's state file lives (a local path or an object storage URI).
     :param state_key: the sensor task instance's key, naming its state file.
     :param ledger: the proof-of-deletion ledger (a local path or an object storage URI).
@@ -63,6 +65,7 @@ class MonetateDeletionTrigger(BaseTrigger):
         privacy_dataset: str,
         customer_ids: list[str] | None = None,
         ids_path: str | None = None,
+        ids_sha256: str | None = None,
         work_dir: str,
         state_key: str,
         ledger: str,
@@ -80,6 +83,7 @@ class MonetateDeletionTrigger(BaseTrigger):
         self.privacy_dataset = privacy_dataset
         self.customer_ids = customer_ids
         self.ids_path = ids_path
+        self.ids_sha256 = ids_sha256
         self.work_dir = work_dir
         self.state_key = state_key
         self.ledger = ledger
@@ -98,6 +102,7 @@ class MonetateDeletionTrigger(BaseTrigger):
                 "privacy_dataset": self.privacy_dataset,
                 "customer_ids": self.customer_ids,
                 "ids_path": self.ids_path,
+                "ids_sha256": self.ids_sha256,
                 "work_dir": self.work_dir,
                 "state_key": self.state_key,
                 "ledger": self.ledger,
@@ -120,7 +125,7 @@ class MonetateDeletionTrigger(BaseTrigger):
     def _load(self) -> tuple[dict[str, str | None], DeletionWatch]:
         """Read the IDs and the confirmation state (blocking file I/O, run in a thread)."""
         if self.ids_path is not None:
-            targets = read_submitted_ids(as_location(self.ids_path))
+            targets = read_submitted_ids(as_location(self.ids_path), sha256=self.ids_sha256)
         else:
             targets = dict.fromkeys(self.customer_ids or ())
         ledger = DeletionLedger(as_location(self.ledger), hash_ids=self.hash_ids)
@@ -195,7 +200,9 @@ class AsyncStatusClient:
         self._hook = hook
         self.path = path
         self._token = ""
-        self.api = AsyncApiClient("Monetate", credential=self, hints=hook.api.hints, retry=hook.retry)
+        # The hook's redactor: an error body echoing any credential the hook has held is redacted.
+        self.api = AsyncApiClient("Monetate", credential=self, hints=hook.api.hints, retry=hook.retry,
+                                  redactor=hook.redactor)
 
     async def refresh_token(self) -> None:
         self._token = (await asyncio.to_thread(self._hook.get_token)).token

@@ -114,7 +114,7 @@ def test_a_nested_value_in_events_stops_customers_too_before_anything_is_sent(em
     assert tracker_requests(emulator) == 0 and records(emulator, "customers") == []
     report = [json.loads(line) for line in (tmp_path / "rejects.events.jsonl").read_text().splitlines()]
     assert report == [{"row": 3, "field": "Properties", "reason": report[0]["reason"]}]
-    assert (tmp_path / "rejects.customers.jsonl").read_text() == ""
+    assert not (tmp_path / "rejects.customers.jsonl").exists()  # no rejection, no report
 
 
 def test_nested_json_would_have_drawn_a_422(emulator):
@@ -210,13 +210,14 @@ def test_events_are_retried_on_429_but_an_ambiguous_failure_is_not_resent(emulat
     ingest({"events": events(10)}, batch_size=5)
     assert len(records(emulator, "events")) == 10
     emulator.inject("cdp.tracker", "status", count=1, status=500)
-    with pytest.raises(ApiUnavailableError, match="may have been processed"):
+    with pytest.raises(BatchesInDoubtError, match=r"batch 0 \(rows 1-5\)") as info:
         ingest({"events": events(10)}, batch_size=5, max_in_flight=1)
+    assert "may have been processed" in str(info.value.__cause__)
 
 
 def test_a_retry_skips_delivered_entities_and_holds_back_events_in_doubt(emulator, monkeypatch):
     """Customers delivered, events failed ambiguously: try 2 sends no customer again and refuses
-    to resend the events batch in doubt; resend_in_doubt=True finishes the job."""
+    to resend the events batch in doubt; in_doubt="resend" finishes the job."""
     entities = {"customers": customers(20), "events": events(10)}
     original = AcquiaCdpHook.post_entities
 
@@ -226,13 +227,13 @@ def test_a_retry_skips_delivered_entities_and_holds_back_events_in_doubt(emulato
         return original(self, payload, body=body, retry_ambiguous=retry_ambiguous)
 
     monkeypatch.setattr(AcquiaCdpHook, "post_entities", post_entities)
-    with pytest.raises(ApiUnavailableError):
+    with pytest.raises(BatchesInDoubtError, match=r"batch 0 \(rows 1-10\)"):  # named already by the failing try
         ingest(entities, batch_size=10, max_in_flight=1)
     monkeypatch.setattr(AcquiaCdpHook, "post_entities", original)
     sent_before = emulator.counters()["cdp.tracker"]["rows_received"]
     with pytest.raises(BatchesInDoubtError, match=r"batch 0 \(rows 1-10\)"):
         ingest(entities, batch_size=10)
-    summary = ingest(entities, batch_size=10, resend_in_doubt=True)
+    summary = ingest(entities, batch_size=10, in_doubt="resend")
     assert summary["customers"]["rows_already_sent"] == 20 and summary["customers"]["rows_sent"] == 0
     assert summary["events"]["rows_sent"] == 10 and summary["events"]["batches_resent"] == 1
     assert emulator.counters()["cdp.tracker"]["rows_received"] - sent_before == 10
@@ -359,3 +360,54 @@ def test_example_dag_runs_against_the_emulator(emulator, own_airflow):
     assert deleted == ["C-1003"]
     assert len(records(emulator, "transactions")) == 2  # C-1003's transaction is kept
     assert emulator.cdp_stats()["kfk0_records"] == 0
+
+
+# -- issue 13: identifiers, collection spellings, repeated keys -------------------------------
+
+def test_a_record_naming_kfk0_is_refused_before_anything_is_sent(emulator):
+    rows = customers(3)
+    rows[1]["SourceSystemID"] = "KFK_0"
+    with pytest.raises(TooManyRejectedRowsError, match=r"row 2 field 'SourceSystemID': KFK_0 is CDP's default"):
+        ingest({"customers": rows})
+    assert tracker_requests(emulator) == 0 and emulator.cdp_stats()["kfk0_records"] == 0
+
+
+@pytest.mark.parametrize("value", [True, "   "])
+def test_a_boolean_or_blank_customer_number_is_refused_before_anything_is_sent(emulator, value):
+    rows = customers(3)
+    rows[2]["SourceCustomerNumber"] = value
+    with pytest.raises(TooManyRejectedRowsError, match=r"customers: 1 of 3 rows.*row 3 field 'SourceCustomerNumber'"):
+        ingest({"customers": rows, "events": events(2)})
+    assert tracker_requests(emulator) == 0
+
+
+def test_a_blank_customer_number_in_a_deletion_is_refused(emulator):
+    with pytest.raises(TooManyRejectedRowsError, match=r"row 2 field 'SourceCustomerNumber': SourceCustomerNumber is"):
+        delete(records=[{"SourceCustomerNumber": "C-1"}, {"SourceCustomerNumber": "  "}])
+    assert tracker_requests(emulator) == 0
+
+
+@pytest.mark.parametrize(("collection", "expected"), [("customer", "customers"), ("Customers", "customers"),
+                                                      ("event", "events")])
+def test_a_misspelled_standard_collection_fails_before_reading_naming_the_spelling(emulator, tmp_path, collection,
+                                                                                    expected):
+    missing_file = str(tmp_path / "never-read.ndjson")
+    with pytest.raises(ConfigurationError, match=rf"{collection!r} is spelled {expected!r}"):
+        ingest({collection: missing_file})
+    assert tracker_requests(emulator) == 0
+
+
+def test_of_customers_sharing_a_number_only_the_last_row_is_sent(emulator, tmp_path):
+    rows = customers(600)
+    rows[0] = {"SourceCustomerNumber": "C-7", "FirstName": "Old", "Phone": "555-0100"}  # row 1 ...
+    rows[7] = {"SourceCustomerNumber": "C-7", "FirstName": "New"}                        # ... and row 8
+    summary = ingest({"customers": rows, "events": events(4) + events(4)}, batch_size=100,
+                     rejects_path=str(tmp_path / "rejects.jsonl"))
+    assert summary["customers"]["rows_duplicate"] == 1 and summary["customers"]["rows_sent"] == 599
+    assert summary["events"]["rows_duplicate"] == 0 and summary["events"]["rows_sent"] == 8  # events have no key
+    [stored] = [r for r in records(emulator, "customers") if r["SourceCustomerNumber"] == "C-7"]
+    assert stored["FirstName"] == "New" and "Phone" not in stored  # the earlier row was never sent
+    report = json.loads((tmp_path / "rejects.customers.jsonl").read_text())
+    assert report == {"row": 1, "field": "SourceCustomerNumber",
+                      "reason": "duplicate of row 8's SourceCustomerNumber: only the last row with the same "
+                                "SourceCustomerNumber is sent"}

@@ -8,10 +8,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_monetate.exceptions import ApiUnavailableError, ConfigurationError
+from airflow_provider_monetate.exceptions import (
+    ApiUnavailableError,
+    ConfigurationError,
+    DuplicateKeyError,
+    EmptyInputError,
+    TooManyRejectedRowsError,
+)
 from airflow_provider_monetate.hooks.monetate import MonetateHook
 from airflow_provider_monetate.loading._delivery import BatchesInDoubtError
-from airflow_provider_monetate.loading._pipeline import TooManyRejectedRowsError
 from airflow_provider_monetate.operators.monetate import (
     DatasetConflictError,
     MonetateCreateDatasetOperator,
@@ -223,14 +228,14 @@ def test_retry_resumes_after_acknowledged_batches(emulator, monkeypatch):
 def test_retry_of_an_append_only_dataset_names_batches_in_doubt(emulator, monkeypatch):
     create(name="appends", fields=APPEND_FIELDS)
     restore = _abort_after(monkeypatch, 3)
-    with pytest.raises(ApiUnavailableError):
+    with pytest.raises(BatchesInDoubtError, match=r"batch 3 \(rows 301-400\)"):
         post(dataset="appends", records=rows(1000), batch_size=100, max_in_flight=1).execute(context())
     restore()
     with pytest.raises(BatchesInDoubtError, match=r"batch 3 \(rows 301-400\)") as info:
         post(dataset="appends", records=rows(1000), batch_size=100).execute(context(try_number=2))
-    assert "resend_in_doubt=True" in str(info.value)
+    assert "in_doubt='resend'" in str(info.value)
     summary = post(dataset="appends", records=rows(1000), batch_size=100,
-                   resend_in_doubt=True).execute(context(try_number=3))
+                   in_doubt="resend").execute(context(try_number=3))
     assert summary["rows_already_sent"] == 300 and len(stored(emulator, "appends")) == 1000
 
 
@@ -243,3 +248,144 @@ def test_changed_input_starts_over(emulator, monkeypatch, caplog):
     summary = post(records=rows(600), batch_size=100).execute(context(try_number=2))
     assert summary["rows_already_sent"] == 0 and summary["rows_sent"] == 600
     assert "input changed" in caplog.text
+
+
+# -- exclude_erased must point at a ledger (issue 13, item 3) ------------------------------------------
+
+def profiles(n):
+    create(name="profiles", type="attribute",
+           fields={"customer_id": {"data_type": "STRING", "identifier": True}, "tier": {"data_type": "STRING"}})
+    return [{"customer_id": f"C{i}", "tier": "gold"} for i in range(n)]
+
+
+@pytest.mark.parametrize("where", ["missing", "empty", "not_a_ledger"])
+def test_exclude_erased_without_a_ledger_there_fails_before_sending(emulator, tmp_path, where):
+    location = tmp_path / "deletion_ledgr"  # mistyped
+    if where != "missing":
+        location.mkdir()
+    if where == "not_a_ledger":
+        (location / "run.jsonl").write_text('{"row": 1, "field": "tier", "reason": "x"}\n')  # a rejects report
+    records = profiles(3)
+    with pytest.raises(ConfigurationError, match=r"no proof-of-deletion ledger.*allow_empty_ledger=True") as info:
+        post(dataset="profiles", records=records, exclude_erased=str(location)).execute(context())
+    assert str(location) in str(info.value) and "nothing was sent" in str(info.value)
+    assert emulator.counters().get("monetate.data", {}).get("requests", 0) == 0
+
+
+def test_an_empty_exclude_erased_is_refused(emulator):
+    with pytest.raises(ConfigurationError, match="exclude_erased is empty"):
+        post(dataset="profiles", records=profiles(3), exclude_erased="").execute(context())
+    assert emulator.counters().get("monetate.data", {}).get("requests", 0) == 0
+
+
+def test_allow_empty_ledger_sends_everything_and_says_so(emulator, tmp_path, caplog, capfd):
+    summary = post(dataset="profiles", records=profiles(3), exclude_erased=str(tmp_path / "new_ledger"),
+                   allow_empty_ledger=True).execute(context())
+    assert summary["rows_sent"] == 3 and summary["rows_excluded"] == 0
+    logged = caplog.text + "".join(capfd.readouterr())  # stdlib logging (Airflow 2), structlog (Airflow 3)
+    assert "holds no ledger part yet" in logged
+
+
+# -- issue 13: repeated unique keys, rows that cannot be sent, empty inputs, trimmed text ----------
+
+def _data_requests(emulator):
+    return emulator.counters().get("monetate.data", {}).get("requests", 0)
+
+
+def test_of_rows_sharing_a_unique_key_only_the_last_is_sent_whatever_the_batch_timing(emulator, tmp_path):
+    create()
+    records = rows(1500)
+    records[1199] = {**records[0], "points": 1199}  # row 1200 repeats row 1's event_id, two batches later
+    emulator.inject("monetate.data", "status", count=1, status=503, retry_after=0)  # batch 0 arrives last
+    summary = post(records=records, batch_size=500, max_in_flight=4,
+                   rejects_path=str(tmp_path / "rejects.jsonl")).execute(context())
+    assert summary["rows_duplicate"] == 1 and summary["rows_sent"] == 1499 and summary["rows_rejected"] == 0
+    assert emulator.counters()["monetate.data"]["rows_received"] == 1499  # row 1 was never sent
+    [kept] = [r for r in stored(emulator) if r["event_id"] == "e-0"]
+    assert kept["points"] == 1199
+    [line] = (tmp_path / "rejects.jsonl").read_text().splitlines()
+    assert json.loads(line) == {"row": 1, "field": "event_id",
+                                "reason": "duplicate of row 1200's event_id: only the last row with the same "
+                                          "event_id is sent"}
+
+
+def test_on_duplicate_key_fail_sends_nothing_and_names_the_rows(emulator):
+    create()
+    records = [*rows(10), rows(1, start=3)[0]]
+    with pytest.raises(DuplicateKeyError, match=r"row 4 field 'event_id': duplicate of row 11's event_id") as info:
+        post(records=records, on_duplicate_key="fail").execute(context())
+    assert "e-3" not in str(info.value) and _data_requests(emulator) == 0
+
+
+def test_append_only_datasets_keep_every_row():
+    # No unique key: repeated values are separate events, and every row is sent.
+    create(name="appends", fields=APPEND_FIELDS)
+    summary = post(dataset="appends", records=rows(5) + rows(5)).execute(context())
+    assert summary["rows_sent"] == 10 and summary["rows_duplicate"] == 0
+
+
+def test_a_row_too_large_for_any_request_is_counted_against_max_rejected_rows(emulator):
+    create(name="notes", fields={**FIELDS, "note": {"data_type": "STRING"}})
+    records = rows(3)
+    records[1]["note"] = "x" * 10_000_000  # a 10 MB row
+    too_large = r"row 2: the row is 10000\d\d\d bytes .* 5000000-byte request limit \(max_batch_bytes\)"
+    with pytest.raises(TooManyRejectedRowsError, match=too_large):
+        post(dataset="notes", records=records).execute(context())
+    assert _data_requests(emulator) == 0
+    summary = post(dataset="notes", records=records, max_rejected_rows=1).execute(context())
+    assert summary["rows_rejected"] == 1 and summary["rows_sent"] == 2
+    assert summary["rejects"]["examples"][0]["field"] is None
+
+
+@pytest.mark.parametrize("where", ["records", "file"])
+def test_a_lone_surrogate_is_a_rejection_naming_row_and_field(emulator, tmp_path, where):
+    create()
+    records = rows(3)
+    records[2]["customer_id"] = "C\ud800"
+    if where == "file":
+        path = tmp_path / "rows.ndjson"
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))  # json.dumps escapes it as \ud800
+        kwargs = {"source": str(path)}
+    else:
+        kwargs = {"records": records}
+    with pytest.raises(TooManyRejectedRowsError, match=r"row 3 field 'customer_id': text with a lone surrogate"):
+        post(**kwargs).execute(context())
+    assert _data_requests(emulator) == 0
+    assert post(max_rejected_rows=1, **kwargs).execute(context())["rows_sent"] == 2
+
+
+def test_an_integer_beyond_64_bits_is_loaded_exactly(emulator):
+    create()
+    summary = post(records=[{**rows(1)[0], "points": 2**70}]).execute(context())
+    assert summary["rows_sent"] == 1 and stored(emulator)[0]["points"] == 2**70
+
+
+@pytest.mark.parametrize("name", ["empty.ndjson", "empty.csv", "empty.json", "empty.json.gz"])
+def test_an_empty_input_succeeds_alike_in_every_format_or_fails_with_allow_empty_false(emulator, tmp_path, name):
+    create()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(b"") if name.endswith(".gz") else b"")
+    summary = post(source=str(path)).execute(context())
+    assert summary["input_empty"] and summary["rows_read"] == summary["rows_sent"] == 0
+    with pytest.raises(EmptyInputError, match=r"holds no rows \(allow_empty=False\)"):
+        post(source=str(path), allow_empty=False).execute(context())
+    assert _data_requests(emulator) == 0
+
+
+def test_csv_cells_over_128_kib_are_loaded(emulator, tmp_path):
+    create(name="notes", fields={**FIELDS, "note": {"data_type": "STRING"}})
+    wide = "n" * 300_000
+    path = tmp_path / "notes.csv"
+    path.write_text(f"event_id,customer_id,occurred_at,note\ne-1,C1,2024-05-01T12:00:00Z,{wide}\n")
+    assert post(dataset="notes", source=str(path)).execute(context())["rows_sent"] == 1
+    assert stored(emulator, "notes")[0]["note"] == wide
+
+
+def test_trimmed_text_is_counted_in_the_summary(emulator):
+    create()
+    records = rows(3)
+    records[0]["customer_id"] = "  C0"
+    records[1]["event_id"] = "e-1\t"
+    summary = post(records=records).execute(context())
+    assert summary["values_trimmed"] == {"customer_id": 1, "event_id": 1}
+    assert {r["event_id"] for r in stored(emulator)} == {"e-0", "e-1", "e-2"}

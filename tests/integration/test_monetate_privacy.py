@@ -11,13 +11,20 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_monetate.exceptions import ApiUnavailableError, ConfigurationError, MonetateProviderError
+from airflow_provider_monetate.exceptions import (
+    ApiForbiddenError,
+    ApiUnavailableError,
+    ConfigurationError,
+    MonetateProviderError,
+    ReceiptError,
+    TooManyRejectedRowsError,
+)
 from airflow_provider_monetate.hooks.monetate import MonetateHook
-from airflow_provider_monetate.loading._pipeline import TooManyRejectedRowsError
 from airflow_provider_monetate.monetate.privacy._ledger import DeletionLedger, hash_id
 from airflow_provider_monetate.operators.monetate import MonetateCreateDatasetOperator, MonetatePostRecordsOperator
 from airflow_provider_monetate.operators.monetate_privacy import MonetateSubmitDeletionsOperator
 from airflow_provider_monetate.sensors.monetate import MonetateDeletionSensor
+from airflow_provider_monetate.storage import state_dir
 from airflow_provider_monetate.triggers.monetate import MonetateDeletionTrigger
 
 try:  # Airflow 3
@@ -137,7 +144,7 @@ def test_ids_are_trimmed_deduplicated_and_posted_as_privacy_rows(emulator, tmp_p
     (record,) = ledger.records(customer_id="C2")
     assert (record["status"], record["dataset"], record["dag_id"], record["run_id"]) == (
         "submitted", "gdpr", "erase", "run-1")
-    assert record["submitted_at"] == receipt["submitted_at"]
+    assert record["submitted_at"] <= receipt["submitted_at"]  # when Monetate acknowledged its batch
 
 
 def test_an_empty_id_sends_nothing_by_default(emulator):
@@ -303,8 +310,10 @@ def test_hashed_mode_keeps_raw_ids_out_of_the_ledger_logs_and_report(emulator, l
 
 
 def test_receipt_or_ids_are_required(emulator):
-    with pytest.raises(ConfigurationError, match="exactly one of receipt= and customer_ids="):
+    with pytest.raises(ConfigurationError, match="receipt is None"):
         sensor(privacy_dataset="gdpr").poke(context("wait"))
+    with pytest.raises(ConfigurationError, match="only one of receipt= and customer_ids="):
+        sensor(receipt={}, customer_ids=["C1"], privacy_dataset="gdpr").poke(context("wait"))
     with pytest.raises(ConfigurationError, match="receipt must be the submit task's XCom value"):
         sensor(receipt="{'dataset': 'gdpr'}").poke(context("wait"))
 
@@ -404,3 +413,166 @@ def test_exclude_erased_drops_exactly_the_erased_customers(emulator, hash_ids):
     ).execute(context("load"))
     assert summary["rows_excluded"] == 2 and summary["rows_sent"] == 3
     assert sorted(r["customer_id"] for r in stored(emulator, "profiles")) == ["C1", "C3", "C5"]
+
+
+# -- the receipt proves what was submitted (issue 13, item 1) ------------------------------------------
+
+def refused(receipt, **kwargs):
+    """The ReceiptError a poke raises on ``receipt``, and that no status call was made."""
+    wait = sensor(receipt=receipt, mode="poke", **kwargs)
+    with pytest.raises(ReceiptError) as info:
+        wait.poke(context("wait"))
+    return str(info.value)
+
+
+def test_a_receipt_without_an_ids_file_is_refused_before_any_status_call(emulator):
+    message = refused({"dataset": "gdpr", "count": 3})
+    assert "ids_path" in message and "does not say which IDs were submitted" in message
+    assert status_calls(emulator) == 0
+
+
+def test_a_dry_run_receipt_confirms_nothing(emulator):
+    receipt = submit(customer_ids=["C1", "C2"], dry_run=True)
+    assert receipt["ids_path"] is None  # a dry run keeps no raw IDs on disk
+    assert "dry run" in refused(receipt) and status_calls(emulator) == 0
+    assert not any(r["status"] == "confirmed" for r in DeletionLedger(receipt["ledger"]).records())
+
+
+def test_a_receipt_whose_ids_file_was_changed_or_miscounted_is_refused(emulator):
+    receipt = submit(customer_ids=["C1", "C2", "C3"])
+    assert len(receipt["ids_sha256"]) == 64
+    assert "count" in refused({**receipt, "count": 5}) and "5" in refused({**receipt, "count": 5})
+    assert "fingerprint" in refused({**receipt, "ids_sha256": "0" * 64})
+    Path(receipt["ids_path"]).write_text(Path(receipt["ids_path"]).read_text() + '{"customer_id":"C9"}\n')
+    assert "does not match the receipt" in refused(receipt)
+    Path(receipt["ids_path"]).unlink()
+    assert "does not exist" in refused(receipt)
+    assert status_calls(emulator) == 0
+
+
+def test_a_receipt_for_another_dataset_is_refused(emulator):
+    receipt = submit(customer_ids=["C1"])
+    message = refused(receipt, privacy_dataset="other")
+    assert "'gdpr'" in message and "'other'" in message and status_calls(emulator) == 0
+
+
+def test_a_missing_receipt_says_the_submit_task_returned_nothing(emulator):
+    message = refused(None)
+    assert "the submit task returned nothing (receipt is None)" in message
+    assert "exactly one of" not in message
+
+
+def test_the_deferrable_sensor_checks_the_receipt_before_deferring(emulator):
+    receipt = submit(customer_ids=["C1"])
+    with pytest.raises(ReceiptError, match="fingerprint"):
+        sensor(receipt={**receipt, "ids_sha256": "0" * 64}, deferrable=True).execute(context("wait"))
+    trigger = defer(sensor(receipt=receipt, deferrable=True), context("wait")).trigger
+    assert trigger.ids_sha256 == receipt["ids_sha256"]
+    Path(receipt["ids_path"]).write_text('{"customer_id":"C9"}\n')  # replaced while the trigger waits
+    event = first_event(trigger)
+    assert event["status"] == "error" and "does not match the receipt" in event["message"]
+    assert status_calls(emulator) == 0
+
+
+# -- a half-finished submission leaves its proof (item 2) ---------------------------------------------
+
+def fail_second_post_with_403(emulator, monkeypatch):
+    """The first post goes through; then Monetate refuses (a revoked permission, say)."""
+    original, calls = MonetateHook.post_rows, []
+
+    def post_rows(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            emulator.inject("monetate.data", "status", count=1, status=403)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MonetateHook, "post_rows", post_rows)
+
+
+def test_batches_acknowledged_before_a_failure_are_in_the_ledger_and_excluded(emulator, monkeypatch):
+    ids = [f"C{i}" for i in range(1000)]
+    fail_second_post_with_403(emulator, monkeypatch)
+    with pytest.raises(ApiForbiddenError):
+        submit(customer_ids=ids, max_in_flight=1)
+    queued = {r["customer_id"] for r in stored(emulator)}
+    assert len(queued) == 500  # batch 1 reached Monetate, batch 2 was refused
+    ledger = DeletionLedger(state_dir() / "deletion_ledger")
+    assert {r["customer_id"] for r in ledger.records(system="monetate")} == queued
+    assert all(r["status"] == "submitted" and r["dataset"] == "gdpr" for r in ledger.records())
+    assert not list((state_dir() / "deletions").glob("*.ids.ndjson"))  # published only on success
+
+    MonetateCreateDatasetOperator(task_id="create", name="profiles", type="attribute",
+                                  fields=PROFILE_FIELDS).execute(context("create"))
+    summary = MonetatePostRecordsOperator(
+        task_id="load", dataset="profiles", records=[{"customer_id": c, "tier": "gold"} for c in ids],
+        exclude_erased=str(ledger.location),
+    ).execute(context("load"))
+    assert summary["rows_excluded"] == 500 and summary["rows_sent"] == 500
+
+
+def test_a_retry_records_each_id_once(emulator, monkeypatch):
+    ids = [f"C{i}" for i in range(1000)]
+    original = MonetateHook.post_rows
+    fail_second_post_with_403(emulator, monkeypatch)
+    with pytest.raises(ApiForbiddenError):
+        submit(customer_ids=ids, max_in_flight=1)
+    monkeypatch.setattr(MonetateHook, "post_rows", original)
+    receipt = submit(customer_ids=ids, max_in_flight=1, try_number=2)
+    assert receipt["rows_already_sent"] == 500 and receipt["rows_sent"] == 500
+    records = list(DeletionLedger(receipt["ledger"]).records())
+    assert sorted(r["customer_id"] for r in records) == sorted(ids)  # one submitted record per ID
+    assert all(r["submitted_at"] <= receipt["submitted_at"] for r in records)
+
+
+# -- what stays on disk (item 16) ---------------------------------------------------------------------
+
+def test_the_ids_file_is_deleted_once_the_ledger_holds_every_confirmation(emulator):
+    receipt = submit(customer_ids=["C1", "C2"])
+    ids_file = Path(receipt["ids_path"])
+    assert ids_file.stat().st_mode & 0o777 == 0o600
+    wait = sensor(receipt=receipt, mode="poke")
+    assert wait.poke(context("wait")) is False
+    state = next(ids_file.parent.glob("*.state.json"))
+    assert state.stat().st_mode & 0o777 == 0o600
+    emulator.clock.advance(DAY)
+    assert wait.poke(context("wait")) is True
+    report = wait._finish(context("wait"))
+    assert not ids_file.exists() and not state.exists()
+    report_file = Path(report["report_path"])
+    assert report_file.stat().st_mode & 0o777 == 0o600
+    assert {r["customer_id"] for r in read_jsonl(report_file)} == {"C1", "C2"}
+    assert {DeletionLedger(receipt["ledger"]).confirmed_at(c) is not None for c in ("C1", "C2")} == {True}
+
+
+def test_a_timed_out_sensor_keeps_the_ids_file_for_its_retry(emulator):
+    receipt = submit(customer_ids=["C1", "C9"])  # PENDING: the nightly batch has not run
+    with pytest.raises(AirflowSensorTimeout):
+        sensor(receipt=receipt, mode="poke", timeout=0).execute(context("wait"))
+    assert Path(receipt["ids_path"]).exists()
+
+
+def test_the_ids_file_is_kept_when_the_ledger_lacks_a_confirmation(emulator, tmp_path):
+    receipt = submit(customer_ids=["C1"])
+    emulator.clock.advance(DAY)
+    wait = sensor(receipt=receipt, mode="poke")
+    assert wait.poke(context("wait")) is True
+    for part in Path(receipt["ledger"]).glob("*.jsonl"):  # someone removed the ledger's confirmation
+        if '"confirmed"' in part.read_text():
+            part.unlink()
+    with pytest.raises(MonetateProviderError, match=r"ledger .* has no confirmation for 1 of 1"):
+        wait._finish(context("wait"))
+    assert Path(receipt["ids_path"]).exists()
+
+
+def test_worker_local_ledger_and_work_dir_are_flagged_when_tasks_run_on_other_machines(monkeypatch, logs):
+    from airflow_provider_monetate.operators import monetate_privacy
+    from airflow_provider_monetate.sensors import monetate as sensor_module
+
+    for module in (monetate_privacy, sensor_module):
+        monkeypatch.setattr(module, "configured_executors", lambda: ["CeleryExecutor"])
+    receipt = submit(customer_ids=["C1"])
+    text = logs()
+    assert "ledger is" in text and "work_dir is" in text and text.count("on this worker's local disk") == 2
+    with pytest.raises(AirflowSensorTimeout):
+        sensor(receipt=receipt, timeout=0, mode="poke").execute(context("wait"))
+    assert logs().count("on this worker's local disk") == 2  # the sensor says it too, once each

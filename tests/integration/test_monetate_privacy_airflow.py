@@ -28,8 +28,12 @@ def test_example_dag_erases_waits_in_the_triggerer_and_proves_it(emulator, airfl
     (receipt,) = [x for x in xcoms if "ids_path" in x]
     (report,) = [x for x in xcoms if "report_path" in x]
     (audit,) = [x for x in xcoms if "customers" in x and "report_path" not in x]
-    assert receipt["count"] == 3 and receipt["dataset"] == "gdpr_deletions"
+    assert receipt["count"] == 3 and receipt["dataset"] == "gdpr_deletions" and len(receipt["ids_sha256"]) == 64
     assert report["total"] == report["confirmed"] == 3
+    # Retention: the raw IDs file is gone once the ledger proves every deletion; the report stays, private.
+    assert not Path(receipt["ids_path"]).exists()
+    assert Path(report["report_path"]).stat().st_mode & 0o777 == 0o600
+    assert not list(Path(receipt["work_dir"]).glob("*.state.json"))
     assert set(audit["customers"]) == set(ERASED) and all(v["gone"] for v in audit["customers"].values())
 
     ledger = DeletionLedger(receipt["ledger"])

@@ -4,7 +4,8 @@
   status answer is read;
 * ``_ledger``: :class:`DeletionLedger`, the append-only proof-of-deletion ledger (also written
   by the Acquia CDP deletion operator), and :class:`LedgerEntry`;
-* ``_watch``: the deletion sensor's working files (submitted IDs, confirmation state).
+* ``_watch``: the deletion sensor's working files (submitted IDs, confirmation state), the
+  receipt check that proves them, and their retention.
 
 Reading the ledger for an audit::
 

@@ -17,7 +17,9 @@ Layout: the ledger is a directory, local or in object storage, of JSON Lines par
 Each write adds one new part, named so that names sort in time order; no part is ever
 changed. Object stores cannot append to an object and concurrent local appends can
 interleave, so "one new part per write" is what makes the ledger append-only on both,
-without locks.
+without locks. A location without any part is no ledger (:meth:`DeletionLedger.has_parts`):
+readers that rely on it, such as ``exclude_erased``, refuse it rather than read it as
+"nobody was erased". Part files are created ``0600`` locally (``storage.Folder.create``).
 
 The working files behind the ledger (the submitted-IDs file and the deletion sensor's
 state, which hold raw customer IDs because they are needed to act on) are in ``_watch``.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -47,6 +50,9 @@ CONFIRMED = "confirmed"
 STATUSES = (SUBMITTED, CONFIRMED)
 
 _PART_SUFFIX = ".jsonl"
+# ``<recorded_at without - and :>-<12 hex>.jsonl``, e.g. ``20240501T100003.120000Z-0123456789ab.jsonl``:
+# what tells a ledger part from any other JSON Lines file (a rejects report, say).
+_PART_NAME = re.compile(r"\d{8}T\d{6}(?:\.\d+)?Z-[0-9a-f]{12}\.jsonl")
 
 
 def utc_now_iso() -> str:
@@ -196,6 +202,15 @@ class DeletionLedger:
 
     # -- reading ---------------------------------------------------------------------------
 
+    def has_parts(self) -> bool:
+        """Whether a ledger is there: at least one part file at the location.
+
+        ``False`` when the location does not exist, is empty, or holds only other files (a
+        mistyped path pointing at a rejects folder, say). Reading such a location gives no
+        records, which a caller cannot tell from "nobody was erased"; ask this first.
+        """
+        return any(_PART_NAME.fullmatch(name) for name in self._folder.names())
+
     def records(self, customer_id: str | None = None, system: str | None = None) -> Iterator[dict[str, Any]]:
         """Every record, oldest part first; optionally only one customer's or one system's.
 
@@ -203,7 +218,7 @@ class DeletionLedger:
         """
         hashed = hash_id(customer_id) if customer_id is not None else None
         for name in self._folder.names():
-            if not name.endswith(_PART_SUFFIX):
+            if not _PART_NAME.fullmatch(name):
                 continue
             with self._folder.path(name).open("rb") as file:
                 for line in file:
@@ -225,6 +240,25 @@ class DeletionLedger:
             if r.get("status") == CONFIRMED and r.get("confirmed_at")
         ]
         return min(times, default=None)
+
+    def unconfirmed(self, customer_ids: Iterable[str], system: str | None = None) -> list[str]:
+        """The given raw IDs with no ``confirmed`` record (in ``system``, or any), in the given order.
+
+        Reads the ledger once; memory grows with the IDs given, not with the ledger. Plain and
+        hashed records both count.
+        """
+        wanted = list(dict.fromkeys(customer_ids))
+        plain = set(wanted)
+        by_hash = {hash_id(cid): cid for cid in wanted}
+        confirmed: set[str] = set()
+        for record in self.records(system=system):
+            if record.get("status") != CONFIRMED:
+                continue
+            stored = record.get("customer_id")
+            raw = by_hash.get(stored) if record.get("id_hash") else (stored if stored in plain else None)
+            if raw is not None:
+                confirmed.add(raw)
+        return [cid for cid in wanted if cid not in confirmed]
 
     def erased_ids(self, system: str | None = None) -> set[str]:
         """The IDs with a deletion submitted or confirmed, as stored (hashes for hashed records)."""

@@ -1,17 +1,26 @@
-"""The deletion sensor's working files: the submitted-IDs file and the confirmation state.
+"""The deletion sensor's working files, and the receipt that vouches for them.
+
+* the **submitted-IDs file** (``<submit task key>.ids.ndjson``): one ``{customer_id,
+  delete_request_time}`` line per ID the submit task posted, published only when the whole
+  submission succeeded; the receipt carries its ``count`` and SHA-256 (``ids_sha256``), so a
+  sensor never confirms IDs that were not submitted (:func:`check_receipt`,
+  :func:`read_submitted_ids`);
+* the **sensor state** (``<sensor key>.state.json``, :class:`DeletionWatch`).
 
 Unlike the ledger (``_ledger``), these hold raw customer IDs, because they are needed to act
-on; the state file is deleted once every ID is confirmed. No Airflow imports.
+on. Retention: the state file is deleted once every ID is confirmed, and the IDs file once
+the ledger holds every ID's confirmation (:func:`delete_submitted_ids`). No Airflow imports.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from airflow_provider_monetate.exceptions import StateFileError
+from airflow_provider_monetate.exceptions import ReceiptError, StateFileError
 from airflow_provider_monetate.loading._sources import RecordSource
 from airflow_provider_monetate.monetate.privacy._ledger import (
     CONFIRMED,
@@ -21,22 +30,93 @@ from airflow_provider_monetate.monetate.privacy._ledger import (
     utc_now_iso,
 )
 from airflow_provider_monetate.monetate.privacy._status import DeletionStatus
-from airflow_provider_monetate.storage import Folder
+from airflow_provider_monetate.storage import Folder, remove_file
 
-__all__ = ["DeletionWatch", "read_submitted_ids"]
+__all__ = ["DeletionWatch", "check_receipt", "delete_submitted_ids", "read_submitted_ids"]
 
 _STATE_VERSION = 1
+_RETENTION_HINT = (
+    "The deletion sensor deletes the IDs file once the ledger holds every ID's confirmation; if a sensor "
+    "already succeeded on this receipt, its per-ID report is in the same folder. Otherwise the file is on "
+    "another machine's disk: put work_dir on storage every worker and the triggerer read (an s3:// URI)."
+)
 
 
-def read_submitted_ids(location: Any) -> dict[str, str | None]:
+def check_receipt(receipt: Mapping[str, Any], *, privacy_dataset: str | None, task_id: str) -> None:
+    """Refuse a receipt that does not prove a submission, before anything is asked of Monetate.
+
+    A receipt proves a submission when it is not a dry run and names the IDs file with its
+    ``count`` and ``ids_sha256`` (checked against the file by :func:`read_submitted_ids`).
+
+    :param receipt: the submit task's return value.
+    :param privacy_dataset: the dataset the sensor was given, if any; it must be the receipt's.
+    :param task_id: names the sensor in the messages.
+    :raises ReceiptError: saying what is missing or wrong, and what to do.
+    """
+    where = f"{task_id}: the receipt"
+    if receipt.get("dry_run"):
+        raise ReceiptError(f"{where} is from a dry run (dry_run=True): nothing was submitted, so there is nothing "
+                           "to wait for and no deletion to confirm. Run the submit task without dry_run.")
+    if not receipt.get("ids_path"):
+        raise ReceiptError(
+            f"{where} has no ids_path: it does not say which IDs were submitted, so no status could prove their "
+            "deletion. Pass the submit task's output unchanged (receipt=submit.output), or customer_ids= for a "
+            "short list of IDs."
+        )
+    sha256, count = receipt.get("ids_sha256"), receipt.get("count")
+    if not isinstance(sha256, str) or len(sha256) != 64:
+        raise ReceiptError(f"{where} has no ids_sha256 fingerprint of its IDs file, so the file cannot be shown to "
+                           "be the one submitted. Pass the output of MonetateSubmitDeletionsOperator unchanged.")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ReceiptError(f"{where} has no count of the IDs submitted (got {type(count).__name__}). Pass the "
+                           "output of MonetateSubmitDeletionsOperator unchanged.")
+    dataset = receipt.get("dataset")
+    if privacy_dataset and dataset and privacy_dataset != dataset:
+        raise ReceiptError(
+            f"{where} is for privacy dataset {dataset!r}, but privacy_dataset={privacy_dataset!r}: the IDs were "
+            f"posted to {dataset!r}, so statuses from {privacy_dataset!r} would prove nothing. Drop "
+            "privacy_dataset= (the receipt's is used) or pass the receipt of a submission to that dataset."
+        )
+
+
+def read_submitted_ids(
+    location: Any, *, sha256: str | None = None, count: int | None = None
+) -> dict[str, str | None]:
     """The submitted-IDs file: ``{customer_id: delete_request_time}``, in submission order.
 
     :param location: the NDJSON file a submission wrote (local path or storage path).
+    :param sha256: the receipt's ``ids_sha256``: the file must hash to it.
+    :param count: the receipt's ``count``: the file must hold that many IDs.
+    :raises ReceiptError: a receipt was given (``sha256``) and the file is missing or does not match it.
     """
-    return {
-        record["customer_id"]: record.get("delete_request_time")
-        for _, record in RecordSource(location, "ndjson").iter()
-    }
+    digest = hashlib.sha256()
+    try:
+        ids = {
+            record["customer_id"]: record.get("delete_request_time")
+            for _, record in RecordSource(location, "ndjson").iter(hash_into=digest)
+        }
+    except FileNotFoundError:
+        if sha256 is None:
+            raise
+        raise ReceiptError(f"The submitted-IDs file {location} named by the receipt does not exist. "
+                           f"{_RETENTION_HINT}") from None
+    if sha256 is not None and digest.hexdigest() != sha256:
+        raise ReceiptError(
+            f"The submitted-IDs file {location} does not match the receipt: its fingerprint (sha256) differs from "
+            "the receipt's ids_sha256, so it was changed or replaced after the submission. Nothing was confirmed; "
+            "run the submit task again to get a receipt for what is submitted."
+        )
+    if count is not None and len(ids) != count:
+        raise ReceiptError(
+            f"The submitted-IDs file {location} does not match the receipt: the receipt's count is {count}, the "
+            f"file holds {len(ids)} ID(s). Nothing was confirmed; pass the submit task's output unchanged."
+        )
+    return ids
+
+
+def delete_submitted_ids(location: Any) -> None:
+    """Delete a submitted-IDs file (raw IDs) once the ledger proves every deletion; missing is fine."""
+    remove_file(location)
 
 
 class DeletionWatch:

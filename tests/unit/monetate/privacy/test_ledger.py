@@ -133,3 +133,39 @@ def test_file_url_storage_paths_are_written_locally(tmp_path):
     ledger.append([submitted("C1")])
     assert len(list((tmp_path / "ledger").iterdir())) == 1
     assert ledger.erased_ids() == {"C1"}
+
+
+# -- telling "no ledger here" from "nobody erased" (issue 13, item 3) ---------------------------------
+
+def test_has_parts_tells_an_absent_or_empty_location_from_a_ledger(tmp_path):
+    assert DeletionLedger(tmp_path / "mistyped").has_parts() is False  # does not exist
+    (tmp_path / "empty").mkdir()
+    assert DeletionLedger(tmp_path / "empty").has_parts() is False
+    ledger = DeletionLedger(tmp_path / "ledger")
+    ledger.append([submitted("C1")])
+    assert ledger.has_parts() is True
+
+
+def test_other_json_lines_files_are_not_ledger_parts(tmp_path):
+    (tmp_path / "erase__run__load__-1.0123456789abcdef.jsonl").write_text('{"row": 1, "reason": "x"}\n')
+    ledger = DeletionLedger(tmp_path)
+    assert ledger.has_parts() is False and list(ledger.records()) == []
+    ledger.append([submitted("C1")])
+    assert ledger.has_parts() and ledger.erased_ids() == {"C1"}
+
+
+def test_has_parts_on_object_storage():
+    objects: dict[str, bytes] = {}
+    ledger = DeletionLedger(FakeStorage(objects))
+    assert ledger.has_parts() is False
+    ledger.append([submitted("C1")])
+    assert ledger.has_parts() is True
+
+
+def test_unconfirmed_lists_the_ids_without_a_confirmation_in_the_ledger(tmp_path):
+    DeletionLedger(tmp_path).append([submitted("C1"), submitted("C2"), confirmed("C1", SENT)])
+    DeletionLedger(tmp_path, hash_ids=True).append([confirmed("C3", SENT)])
+    DeletionLedger(tmp_path).append([confirmed("C4", SENT, system="acquia_cdp")])
+    ledger = DeletionLedger(tmp_path)
+    assert ledger.unconfirmed(["C4", "C3", "C2", "C1", "C2"], system="monetate") == ["C4", "C2"]
+    assert ledger.unconfirmed(["C4", "C1"]) == []

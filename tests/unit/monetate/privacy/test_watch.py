@@ -1,11 +1,20 @@
-"""The deletion sensor's working files: the submitted-IDs file and the confirmation state (pure, no Airflow)."""
+"""The deletion sensor's working files: the submitted-IDs file, its receipt, the confirmation state (pure)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
+import pytest
+
+from airflow_provider_monetate.exceptions import ReceiptError
 from airflow_provider_monetate.monetate.privacy._ledger import DeletionLedger, hash_id
-from airflow_provider_monetate.monetate.privacy._watch import DeletionWatch, read_submitted_ids
+from airflow_provider_monetate.monetate.privacy._watch import (
+    DeletionWatch,
+    check_receipt,
+    delete_submitted_ids,
+    read_submitted_ids,
+)
 
 KEY = "erase__manual_1__wait__-1.0123456789abcdef"
 ASKED = "2024-05-01T09:30:00.000000Z"
@@ -67,3 +76,60 @@ def test_finish_removes_the_state_file(tmp_path):
     state.finish()
     assert not (tmp_path / "work" / f"{KEY}.state.json").exists()
     state.finish()  # twice is fine
+
+
+# -- the receipt proves what was submitted (issue 13, item 1) ------------------------------------------
+
+def ids_file(tmp_path, ids=("C1", "C2")):
+    path = tmp_path / "submit.ids.ndjson"
+    path.write_bytes(b"".join(json.dumps({"customer_id": c, "delete_request_time": ASKED}).encode() + b"\n"
+                              for c in ids))
+    return path
+
+
+def receipt_for(path, **changes):
+    data = path.read_bytes()
+    receipt = {"dataset": "gdpr", "count": data.count(b"\n"), "ids_path": str(path),
+               "ids_sha256": hashlib.sha256(data).hexdigest(), "dry_run": False}
+    return {**receipt, **changes}
+
+
+def test_a_complete_receipt_passes_and_its_file_reads_back(tmp_path):
+    path = ids_file(tmp_path)
+    receipt = receipt_for(path)
+    check_receipt(receipt, privacy_dataset=None, task_id="wait")
+    check_receipt(receipt, privacy_dataset="gdpr", task_id="wait")
+    assert read_submitted_ids(path, sha256=receipt["ids_sha256"], count=2) == {"C1": ASKED, "C2": ASKED}
+
+
+@pytest.mark.parametrize(("changes", "says"), [
+    ({"dry_run": True}, "is from a dry run"),
+    ({"ids_path": None}, "has no ids_path"),
+    ({"ids_sha256": None}, "has no ids_sha256"),
+    ({"count": None}, "has no count"),
+    ({"count": True}, "has no count"),
+    ({"dataset": "other"}, "is for privacy dataset 'other', but privacy_dataset='gdpr'"),
+])
+def test_a_receipt_that_proves_nothing_is_refused(tmp_path, changes, says):
+    with pytest.raises(ReceiptError, match=says):
+        check_receipt(receipt_for(ids_file(tmp_path), **changes), privacy_dataset="gdpr", task_id="wait")
+
+
+def test_the_ids_file_must_match_the_receipt(tmp_path):
+    path = ids_file(tmp_path)
+    receipt = receipt_for(path)
+    with pytest.raises(ReceiptError, match="the receipt's count is 3, the file holds 2"):
+        read_submitted_ids(path, sha256=receipt["ids_sha256"], count=3)
+    path.write_bytes(path.read_bytes().replace(b"C2", b"C9"))
+    with pytest.raises(ReceiptError, match=r"fingerprint \(sha256\) differs"):
+        read_submitted_ids(path, sha256=receipt["ids_sha256"], count=2)
+    path.unlink()
+    with pytest.raises(ReceiptError, match=r"does not exist.*deletes the IDs file once the ledger holds"):
+        read_submitted_ids(path, sha256=receipt["ids_sha256"])
+
+
+def test_delete_submitted_ids_removes_the_file_and_tolerates_its_absence(tmp_path):
+    path = ids_file(tmp_path)
+    delete_submitted_ids(str(path))
+    assert not path.exists()
+    delete_submitted_ids(path)
