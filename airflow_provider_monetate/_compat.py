@@ -17,14 +17,14 @@ try:  # Airflow 3.x
         Variable,
     )
     from airflow.sdk.configuration import conf
-    from airflow.sdk.exceptions import AirflowSensorTimeout
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
     from airflow.sdk.log import mask_secret
 
     AIRFLOW_V_3 = True
 except ImportError:  # Airflow 2.11
     from airflow.configuration import conf  # type: ignore[no-redef]
     from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
-    from airflow.exceptions import AirflowSensorTimeout  # type: ignore[no-redef]
+    from airflow.exceptions import AirflowFailException, AirflowSensorTimeout  # type: ignore[no-redef]
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
     from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
     from airflow.models import BaseOperator, Connection, Variable  # type: ignore[no-redef]
@@ -44,6 +44,7 @@ def configured_executors() -> list[str]:
 
 __all__ = [
     "AIRFLOW_V_3",
+    "AirflowFailException",
     "AirflowSensorTimeout",
     "Asset",
     "BaseHook",

@@ -49,7 +49,11 @@ ACQUIA_CDP_FIELDS: dict[str, dict] = {
         "Tokens allowed per cycle: " + ", ".join(f"{env} {limit}" for env, limit in TOKEN_LIMITS.items()) + ".",
         default=DEFAULT_ENVIRONMENT, enum=list(ENVIRONMENTS),
     ),
-    "scheme": _text("Scheme", "Account scheme on /token and the tracker.", default="a1user"),
+    "scheme": _text(
+        "Scheme", "Account scheme on /token and the tracker: a1user (integration user) or a1webtag (webtag "
+        "service user: tracker calls carry a daily access key, no token).",
+        default="a1user", enum=["a1user", "a1webtag"],
+    ),
     "token": _text("Bearer token", "Static bearer token (or use a token Variable).", format="password"),
     "token_variable": _text(
         "Token Variable", "Airflow Variable that holds the current token (written by the rotation DAG)."

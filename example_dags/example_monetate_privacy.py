@@ -1,9 +1,11 @@
 """Erase customers from Monetate and prove it: submit their IDs, wait for Monetate to confirm, report.
 
-1. ``submit_deletions`` posts the IDs to the ``customer_data_privacy`` dataset (created if
-   missing) and records a ``submitted`` entry per customer in the proof-of-deletion ledger
-   (``$AIRFLOW_HOME/monetate/deletion_ledger`` here; use object storage in production).
-2. ``wait_until_erased`` defers to the triggerer until Monetate reports every ID
+1. ``submit_deletions`` asks Monetate which of the customers it holds, posts the IDs to the
+   ``customer_data_privacy`` dataset (created if missing; in whichever body form the account
+   takes) and records a ``submitted`` entry per customer in the proof-of-deletion ledger
+   (``$AIRFLOW_HOME/monetate/deletion_ledger`` here; use object storage in production), and a
+   ``not_held`` entry for each customer Monetate did not hold (nothing to erase).
+2. ``wait_until_erased`` defers to the triggerer until Monetate reports every held ID
    ``NOT_FOUND`` (its nightly batches take 24-48 h), recording each confirmation in the ledger.
 3. ``audit_report`` reads the ledger back: when each customer was asked about and confirmed gone.
 
@@ -53,6 +55,22 @@ with DAG(
     )
 
     @task
+    def load_demo_customers(customer_ids: list) -> str:
+        """DEMO ONLY: give the emulator data about these customers, so that there is something to
+        erase (a customer Monetate never held is recorded ``not_held``). Delete this task in a real
+        DAG; without MONETATE_EMULATOR_URL it does nothing."""
+        if not EMULATOR_URL:
+            return "not running against the emulator: nothing to do"
+        from airflow_provider_monetate.hooks.monetate import MonetateHook
+
+        hook = MonetateHook()
+        if hook.find_schema("demo_profiles") is None:
+            hook.create_schema({"name": "demo_profiles", "type": "attribute",
+                                "fields": {"customer_id": {"data_type": "STRING", "identifier": True}}})
+        hook.post_rows("demo_profiles", [{"customer_id": str(c)} for c in customer_ids])
+        return f"the emulator holds data about {len(customer_ids)} customer(s)"
+
+    @task
     def advance_emulator_clock() -> str:
         """DEMO ONLY: move the emulator's clock past its nightly deletion batch. Delete this task
         in a real DAG; without MONETATE_EMULATOR_URL it does nothing."""
@@ -76,13 +94,15 @@ with DAG(
         """Read the ledger back, as an auditor would: when was each customer asked about and confirmed gone?"""
         ledger = DeletionLedger(as_location(report["ledger"]))
         audit = {}
-        for customer_id in report.get("customers", {}):  # listed inline up to 100 IDs; see report_path
+        for customer_id, outcome in report.get("outcomes", {}).items():  # inline up to 100 IDs; see report_path
             asked = [r["delete_request_time"] for r in ledger.records(customer_id, system="monetate")]
-            audit[customer_id] = {"requested": min(filter(None, asked)), "gone": ledger.confirmed_at(customer_id)}
-            print(f"{customer_id}: erasure requested {audit[customer_id]['requested']}, "
-                  f"confirmed gone {audit[customer_id]['gone']}")
-        print(f"{report['confirmed']} of {report['total']} confirmed gone; per-ID report {report['report_path']}")
+            audit[customer_id] = {"requested": min(filter(None, asked)), "outcome": outcome,
+                                  "gone": ledger.confirmed_at(customer_id)}
+            print(f"{customer_id}: erasure requested {audit[customer_id]['requested']}, {outcome} "
+                  f"{audit[customer_id]['gone'] or ''}")
+        print(f"{report['confirmed']} of {report['total']} confirmed gone, {report['not_held']} not held; "
+              f"per-ID report {report['report_path']}")
         return {"confirmed": report["confirmed"], "total": report["total"], "customers": audit}
 
-    submit >> advance_emulator_clock() >> wait
+    load_demo_customers("{{ params.customer_ids }}") >> submit >> advance_emulator_clock() >> wait
     audit_report(wait.output)

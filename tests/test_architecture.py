@@ -134,3 +134,12 @@ def test_the_readme_architecture_tree_names_every_module():
     missing = [name for name, m in MODULES.items()
                if m.path.name != "__init__.py" and m.path.name not in words and m.path.stem not in words]
     assert missing == [], "add these to the tree in README.md's Architecture section"
+
+
+def test_every_test_the_readme_names_exists():
+    """The uncertainty table names, per reading, the tests that cover it: they must exist."""
+    readme = (arch.ROOT.parent / "README.md").read_text()
+    named = set(re.findall(r"`(test_[a-z0-9_]+)(?:\.\.\.|\[[^`]*\])?`", readme))
+    sources = "\n".join(path.read_text() for path in (arch.ROOT.parent / "tests").rglob("test_*.py"))
+    assert len(named) > 20
+    assert [name for name in sorted(named) if f"def {name}" not in sources] == []

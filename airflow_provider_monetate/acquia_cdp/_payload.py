@@ -16,6 +16,8 @@ values, the path inside it) but never the value, which may be customer data. No 
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,23 +30,50 @@ from airflow_provider_monetate.acquia_cdp._entities import (
     entity_name,
     identifier_problem,
     is_identifier,
-    key_field,
 )
+from airflow_provider_monetate.acquia_cdp._entities import key_field as entity_key_field
 from airflow_provider_monetate.acquia_cdp._epoch import parse_timestamp_unit, to_epoch
 from airflow_provider_monetate.exceptions import ConfigurationError, InvalidValueError
 from airflow_provider_monetate.loading._rejects import Rejection
 from airflow_provider_monetate.loading._values import parse_boolean
 
-__all__ = ["KNOWN_TIMESTAMP_FIELDS", "EntityRules", "nested_path"]
+__all__ = ["KNOWN_TIMESTAMP_FIELDS", "EntityRules", "guessed_timestamps_warning", "looks_like_timestamp_name",
+           "nested_path"]
 
 #: Epoch-valued attributes of the standard entities (``Timestamp`` is the seed's example field).
 KNOWN_TIMESTAMP_FIELDS = ("EventTimeStamp", "TransactionTimeStamp", "InvoiceDate", "ShipDate", "Timestamp")
+#: The attribute a customer may be named by instead of its key (the seed: customers "having a
+#: SourceCustomerNumber or Universally Unique Identifier (UUID)").
+CUSTOMER_UUID = "UUID"
+# Names and texts that look like timestamps when timestamp_fields is not given (see EntityRules).
+_TIMESTAMP_NAME = re.compile(r"\w*(?:Date|Time|TimeStamp|Timestamp)")
+_ISO_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?")
+_GUESS_FIX = ("pass timestamp_fields=[...] naming exactly the fields that hold timestamps (an explicit list "
+              "turns this guessing off)")
 _PASS_THROUGH = (int, bool, type(None))  # floats are checked for NaN by _plain
 #: The rejection reason of a record that would be filed under KFK_0.
 MISSING_SOURCE_SYSTEM_ID = f"no SourceSystemID and no default: {KFK0_HAZARD}"
 
 # Field kinds, decided once per field name.
-_PLAIN, _TIMESTAMP, _DELETE_FLAG, _MISCASED, _IDENTIFIER = range(5)
+_PLAIN, _TIMESTAMP, _DELETE_FLAG, _MISCASED, _IDENTIFIER, _GUESSED = range(6)
+
+
+def guessed_timestamps_warning(guessed: Mapping[str, Mapping[str, int]], unit: str) -> str | None:
+    """The warning for values converted because they looked like timestamps, else ``None``.
+
+    :param guessed: ``{collection: {field: count}}`` (:attr:`EntityRules.guessed_timestamps`).
+    """
+    fields = [f"{collection}.{field} ({n})" for collection, counts in guessed.items() for field, n in counts.items()]
+    if not fields:
+        return None
+    return (f"Converted to epoch {'seconds' if unit == 's' else 'milliseconds'} because they look like timestamps "
+            f"(the seed wants every system timestamp as epoch): {', '.join(fields)}. {_GUESS_FIX[0].upper()}"
+            f"{_GUESS_FIX[1:]}.")
+
+
+def looks_like_timestamp_name(name: str) -> bool:
+    """Whether an attribute's name says it holds a moment: it ends in ``Date``, ``Time`` or ``TimeStamp``."""
+    return _TIMESTAMP_NAME.fullmatch(name) is not None
 
 
 def nested_path(name: str, value: Any) -> str | None:
@@ -105,28 +134,45 @@ class EntityRules:
     Field names are kept exactly as given: CDP attribute names are case-sensitive. A field
     that differs only in case from one these rules act on (``sourceSystemId``,
     ``eventTimestamp``) is rejected, since CDP would store it as another attribute.
-    Identifiers (``SourceSystemID`` and every ``Source…Number``, the entity's key or a reference
-    to another entity's) are text or integers, never blank (an empty string is null, as for any
-    attribute), and a record's ``SourceSystemID`` is never ``KFK_0``.
+    Identifiers (``SourceSystemID``, the entity's key and every ``Source…Number``, its own or a
+    reference to another entity's) are text or integers, never blank (an empty string is null,
+    as for any attribute), and a record's ``SourceSystemID`` is never ``KFK_0``. A customer
+    without its key may be named by its ``UUID``.
+
+    Timestamps: the seed wants every system timestamp as an epoch number, and only some of
+    their names are documented. :data:`KNOWN_TIMESTAMP_FIELDS` and ``timestamp_fields`` are
+    always converted. Without ``timestamp_fields`` (``None``) the rules also guess: a field
+    whose name ends in ``Date``, ``Time`` or ``TimeStamp``, and any ``datetime``, ``date`` or
+    ISO-8601 text (``2024-05-01``, ``2024-05-01T12:00:00Z``), is converted too and counted in
+    :attr:`guessed_timestamps` (by field, never a value) for the operator to warn about; a
+    field guessed by its name whose value is not a moment is rejected, naming the way out. A
+    list, even empty, says exactly which fields besides the known ones hold timestamps and
+    turns the guessing off.
 
     :param collection: the payload key, e.g. ``customers``, ``transactionItems``, ``events``,
         or a custom entity such as ``PetInfo``.
     :param source_system_id: put on records without one; ``None`` rejects such records.
-    :param timestamp_fields: further epoch fields besides :data:`KNOWN_TIMESTAMP_FIELDS`.
+    :param timestamp_fields: further epoch fields besides :data:`KNOWN_TIMESTAMP_FIELDS`;
+        ``None`` guesses them (see above).
     :param unit: epoch unit, ``"s"`` or ``"ms"``.
+    :param key_field: the attribute the entity upserts by; default ``Source{Entity}Number``.
     """
 
     def __init__(self, collection: str, *, source_system_id: str | None = None,
-                 timestamp_fields: Iterable[str] = (), unit: str = "s") -> None:
+                 timestamp_fields: Iterable[str] | None = None, unit: str = "s",
+                 key_field: str | None = None) -> None:
         if not collection or not isinstance(collection, str):
             raise ConfigurationError(f"an entity collection name must be a non-empty string, got {collection!r}")
         self.collection = collection
         self.entity = entity_name(collection)
-        self.key_field = key_field(self.entity)
+        self.key_field = entity_key_field(self.entity) if key_field is None or self.entity == "Event" else key_field
+        self.alternate_key = CUSTOMER_UUID if self.entity == "Customer" else None
         self.source_system_id = source_system_id
         self.unit = parse_timestamp_unit(unit)
-        self._timestamps = frozenset(KNOWN_TIMESTAMP_FIELDS) | frozenset(timestamp_fields)
-        acted_on = {*self._timestamps, SOURCE_SYSTEM_ID, DELETE_FLAG, *([self.key_field] if self.key_field else [])}
+        self.guess_timestamps = timestamp_fields is None
+        self._timestamps = frozenset(KNOWN_TIMESTAMP_FIELDS) | frozenset(timestamp_fields or ())
+        keys = [name for name in (self.key_field, self.alternate_key) if name]
+        acted_on = {*self._timestamps, SOURCE_SYSTEM_ID, DELETE_FLAG, *keys}
         self._by_lower = {name.lower(): name for name in acted_on}
         self._kinds: dict[str, int] = {}
         #: Records that got the default SourceSystemID.
@@ -135,11 +181,26 @@ class EntityRules:
         self.missing_source_system_id = 0
         #: Empty strings sent as null.
         self.empty_strings = 0
+        #: Values converted to epoch because they looked like timestamps, by field.
+        self.guessed_timestamps: Counter[str] = Counter()
 
     @property
     def resend_safe(self) -> bool:
         """Keyed entities upsert by their ``Source…Number``: a repeat replaces, never duplicates."""
         return self.key_field is not None
+
+    @property
+    def repeat_key(self) -> str | Any:
+        """What rows repeat by, for finding them: the key field, or (customers, who may be named by
+        ``UUID``) :meth:`upsert_key`; ``None`` for events."""
+        return self.upsert_key if self.alternate_key else self.key_field
+
+    def upsert_key(self, row: Mapping[str, Any]) -> Any:
+        """What CDP upserts an accepted row by: its key, else (customers) its ``UUID``, tagged apart."""
+        value = row.get(self.key_field) if self.key_field else None
+        if value is None and self.alternate_key and row.get(self.alternate_key) is not None:
+            return (self.alternate_key, row[self.alternate_key])
+        return value
 
     def _kind(self, name: str) -> int:
         if name in self._timestamps:
@@ -148,12 +209,56 @@ class EntityRules:
             kind = _DELETE_FLAG
         elif str(name).lower() in self._by_lower and name not in self._by_lower.values():
             kind = _MISCASED
-        elif is_identifier(name):
+        elif name == self.key_field or name == self.alternate_key or is_identifier(name):
             kind = _IDENTIFIER
+        elif self.guess_timestamps and looks_like_timestamp_name(name):
+            kind = _GUESSED
         else:
             kind = _PLAIN
         self._kinds[name] = kind
         return kind
+
+    def _guessed(self, name: str, value: Any) -> Any:
+        """A value guessed to be a moment, as epoch; counted. A rejection (InvalidValueError) when it is not."""
+        try:
+            converted = to_epoch(value, self.unit)
+        except InvalidValueError as exc:
+            raise InvalidValueError(f"looks like a timestamp (by its name) but {exc.args[0][:1].lower()}"
+                                    f"{exc.args[0][1:]}; {_GUESS_FIX}") from None
+        if converted is not None:
+            self.guessed_timestamps[name] += 1
+        return converted
+
+    def _plain_value(self, name: str, value: Any) -> Any:
+        """A value of a field these rules do not act on, checked (and, guessing, converted if a moment)."""
+        if type(value) is str:  # the common case, kept cheap
+            if not value:
+                self.empty_strings += 1
+                return None
+            if self.guess_timestamps and value[:1].isdigit() and _ISO_TEXT.fullmatch(value):
+                return self._guessed(name, value)
+            return value
+        if type(value) in _PASS_THROUGH:
+            return value
+        if isinstance(value, Mapping | list | tuple | set | frozenset):
+            raise InvalidValueError(_nested(name, value))
+        if self.guess_timestamps and isinstance(value, datetime | date):
+            return self._guessed(name, value)
+        return _plain(value)
+
+    def _value(self, name: str, value: Any, kind: int) -> Any:
+        """The value to send for a guessed timestamp, a DeleteFlag or a miscased name (the other kinds
+        are handled inline by :meth:`normalize`); raises InvalidValueError (the rejection reason)."""
+        if kind == _GUESSED:
+            if value == "":
+                self.empty_strings += 1
+            return self._guessed(name, value)
+        if kind == _DELETE_FLAG:
+            if self.key_field is None and value is not None:
+                raise InvalidValueError("the Event entity has no DeleteFlag (events are constant); remove it")
+            return _delete_flag(value)
+        known = self._by_lower[name.lower()]
+        raise InvalidValueError(f"differs only in case from {known!r}; CDP attribute names are case-sensitive")
 
     def normalize(self, row_number: int, record: Mapping[str, Any]) -> tuple[dict | None, list[Rejection]]:
         """Check one record and convert it to what the tracker accepts.
@@ -165,42 +270,44 @@ class EntityRules:
         out: dict[str, Any] = {}
         rejections: list[Rejection] = []
         kinds = self._kinds
+        guess = self.guess_timestamps
         for name, value in record.items():
             kind = kinds.get(name)
             if kind is None:
                 kind = self._kind(name)
+            if kind == _PLAIN:  # the common cases, kept cheap: text that cannot be a date, ints, bools
+                kind_of_value = type(value)
+                if kind_of_value is str:
+                    if value and not (guess and "0" <= value[0] <= "9"):
+                        out[name] = value
+                        continue
+                elif kind_of_value in _PASS_THROUGH:
+                    out[name] = value
+                    continue
             try:
-                if kind == _PLAIN:
-                    if type(value) is str:  # the common case, kept cheap
-                        if not value:
-                            value = None
-                            self.empty_strings += 1
-                    elif type(value) not in _PASS_THROUGH:
-                        if isinstance(value, Mapping | list | tuple | set | frozenset):
-                            raise InvalidValueError(_nested(name, value))
-                        value = _plain(value)
-                elif kind == _TIMESTAMP:
-                    if value == "":
-                        self.empty_strings += 1
-                    value = to_epoch(value, self.unit)
-                elif kind == _IDENTIFIER:
+                if kind == _IDENTIFIER:  # inline: every record has some
                     if value == "":
                         value = None
                         self.empty_strings += 1
                     elif value is not None and (problem := identifier_problem(name, value)):
                         raise InvalidValueError(problem)
-                elif kind == _DELETE_FLAG:
-                    if self.key_field is None and value is not None:
-                        raise InvalidValueError("the Event entity has no DeleteFlag (events are constant); remove it")
-                    value = _delete_flag(value)
+                elif kind == _TIMESTAMP:
+                    if value == "":
+                        self.empty_strings += 1
+                    value = to_epoch(value, self.unit)
                 else:
-                    known = self._by_lower[name.lower()]
-                    raise InvalidValueError(f"differs only in case from {known!r}; CDP attribute "
-                                   "names are case-sensitive")
+                    value = self._plain_value(name, value) if kind == _PLAIN else self._value(name, value, kind)
             except (ValueError, TypeError) as exc:  # InvalidValueError is both
                 rejections.append(Rejection(row_number, name, exc.args[0]))
                 continue
             out[name] = value
+        self._complete(row_number, out, rejections)
+        if rejections:
+            return None, rejections
+        return out, rejections
+
+    def _complete(self, row_number: int, out: dict[str, Any], rejections: list[Rejection]) -> None:
+        """Fill or refuse the SourceSystemID, and refuse a keyed record without its key."""
         if out.get(SOURCE_SYSTEM_ID) is None and not any(r.field == SOURCE_SYSTEM_ID for r in rejections):
             if self.source_system_id is None:
                 self.missing_source_system_id += 1
@@ -209,8 +316,10 @@ class EntityRules:
                 out[SOURCE_SYSTEM_ID] = self.source_system_id
                 self.filled_source_system_id += 1
         key = self.key_field
-        if key is not None and out.get(key) is None and not any(r.field == key for r in rejections):
+        if key is None or out.get(key) is not None or any(r.field in (key, self.alternate_key) for r in rejections):
+            return
+        if self.alternate_key is None:
             rejections.append(Rejection(row_number, key, f"missing: CDP upserts {self.entity} records by {key}"))
-        if rejections:
-            return None, rejections
-        return out, rejections
+        elif out.get(self.alternate_key) is None:
+            rejections.append(Rejection(row_number, key, f"missing: CDP upserts {self.entity} records by {key} "
+                                        f"or {self.alternate_key}; give one of them"))

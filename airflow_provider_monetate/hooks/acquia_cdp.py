@@ -11,6 +11,8 @@ from typing import Any
 
 from airflow_provider_monetate.acquia_cdp._environments import environment_name
 from airflow_provider_monetate.acquia_cdp._epoch import parse_timestamp_unit
+from airflow_provider_monetate.acquia_cdp._webtag import WEBTAG_SCHEME, WebtagAccess, account_scheme
+from airflow_provider_monetate.acquia_cdp.tokens._state import earliest_expiry
 from airflow_provider_monetate.acquia_cdp.tokens._store import VariableTokenStore, load_store
 from airflow_provider_monetate.exceptions import (
     ApiError,
@@ -26,15 +28,26 @@ __all__ = ["AcquiaCdpHook", "CdpToken"]
 
 @dataclass(frozen=True)
 class CdpToken:
-    """A bearer token and its remaining life. ``repr`` never shows the token itself."""
+    """A bearer token and its remaining life. ``repr`` never shows the token itself.
+
+    :param expires_in: what CDP reported: the seconds left, or (another reading of the seed)
+        always the lifetime, 15,599,999 s.
+    :param expires_at: when the token expires: the earlier of ``checked_at + expires_in`` and
+        the expiry the token state tracks, when the token came from the store.
+    :param checked_at: when CDP answered.
+    """
 
     token: str = field(repr=False)
     expires_in: int
     expires_at: float
+    checked_at: float | None = None
 
     @property
     def days_left(self) -> float:
-        return self.expires_in / 86400
+        """Days left by ``expires_at`` (by ``expires_in`` when ``checked_at`` is unknown)."""
+        if self.checked_at is None:
+            return self.expires_in / 86400
+        return (self.expires_at - self.checked_at) / 86400
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,17 @@ class _Settings:
     environment: str
     scheme: str
     timestamp_unit: str
+
+
+_WEBTAG_REFUSED = (
+    "Acquia CDP refused the webtag access key (scheme=a1webtag): the token it is made from is invalid, expired "
+    "or was replaced, or this machine's UTC date is wrong. The call was not retried and no further call was "
+    "sent, because Acquia warns that failed access-key attempts block the account, and repeated ones block it "
+    "completely: verify the token (test the connection, or run the token rotation DAG) before running again")
+_WEBTAG_FORBIDDEN = (
+    "Acquia CDP forbade the call with the webtag access key (scheme=a1webtag): the webtag user may be blocked "
+    "after failed access-key attempts, or may not write to this tenant. The call was not retried and no further "
+    "call was sent, because repeated attempts can turn a block into a complete one: ask Acquia before running again")
 
 
 class _BearerCredential:
@@ -76,7 +100,8 @@ class AcquiaCdpHook(ProviderHook):
 
     Connection: host = API (tracker) host; login/password = integration user (Basic, used only
     to create or wipe tokens). Extras: ``auth_host``, ``tenant_id``, ``environment`` (CS, UAT,
-    PROD), ``scheme`` (default ``a1user``), ``token`` or ``token_variable``,
+    PROD), ``scheme`` (``a1user``, the default: tracker calls send the bearer token; ``a1webtag``:
+    they send the day's access key in the query instead), ``token`` or ``token_variable``,
     ``source_system_id``, ``timestamp_unit``. The hosts, tenant, environment and timestamp unit are
     checked before the first call (:attr:`settings`), every problem reported at once.
 
@@ -123,8 +148,9 @@ class AcquiaCdpHook(ProviderHook):
             problems.add("tenant_id", "missing: set the extra 'tenant_id' to the CDP tenant id supplied by Acquia.")
         environment = problems.check("environment", environment_name, extras.get("environment"))
         unit = problems.check("timestamp_unit", parse_timestamp_unit, extras.get("timestamp_unit"))
+        scheme = problems.check("scheme", account_scheme, extras.get("scheme"))
         problems.raise_if_any()
-        return _Settings(host, auth_host or host, tenant_id, environment, str(extras.get("scheme") or "a1user"), unit)
+        return _Settings(host, auth_host or host, tenant_id, environment, scheme, unit)
 
     @property
     def tenant_id(self) -> str:
@@ -136,6 +162,7 @@ class AcquiaCdpHook(ProviderHook):
 
     @property
     def scheme(self) -> str:
+        """``a1user`` (integration user: bearer token) or ``a1webtag`` (webtag service user: access key)."""
         return self.settings.scheme
 
     @property
@@ -190,7 +217,12 @@ class AcquiaCdpHook(ProviderHook):
         self.hold(self._conn.password, raw)
         return "Basic " + raw
 
-    def _session(self, host: str, role: str) -> ApiSession:
+    def _session(self, host: str, role: str, webtag: bool = False) -> ApiSession:
+        not_found = (f"Not found: check the {role} host and tenant_id of connection {self.acquia_cdp_conn_id!r} "
+                     "(dataset/tenant not found)")
+        if webtag:  # no Authorization header, nothing to renew: the key travels in the query
+            return self.session("Acquia CDP", host, None, ErrorHints(
+                unauthorized=_WEBTAG_REFUSED, forbidden=_WEBTAG_FORBIDDEN, not_found=not_found))
         return self.session(
             "Acquia CDP",
             host,
@@ -200,15 +232,19 @@ class AcquiaCdpHook(ProviderHook):
                 "the token rotation DAG or verify the token in the connection",
                 forbidden="Acquia CDP refused the token for this tenant; check tenant_id and the "
                 "integration user's permissions. Retrying will not help",
-                not_found=f"Not found: check the {role} host and tenant_id of connection "
-                f"{self.acquia_cdp_conn_id!r} (dataset/tenant not found)",
+                not_found=not_found,
             ),
         )
 
     @cached_property
     def api(self) -> ApiSession:
-        """Session on the API (tracker) host."""
-        return self._session(self.settings.host, "API")
+        """Session on the API (tracker) host; for ``a1webtag``, one that sends no ``Authorization``."""
+        return self._session(self.settings.host, "API", webtag=self.scheme == WEBTAG_SCHEME)
+
+    @cached_property
+    def webtag(self) -> WebtagAccess:
+        """The access key of ``a1webtag`` tracker calls, one a UTC day, and the gate a refusal closes."""
+        return WebtagAccess(self.get_token, hold=self.hold)
 
     @cached_property
     def auth_api(self) -> ApiSession:
@@ -230,30 +266,55 @@ class AcquiaCdpHook(ProviderHook):
         except ValueError:
             return {}
 
-    def _result(self, body: dict, token: str | None = None) -> CdpToken:
+    def _result(self, body: dict, token: str | None = None, tracked_expires_at: float | None = None) -> CdpToken:
         value = body.get("access_token") or token
         if not value:
             raise UnexpectedResponseError("Acquia CDP's token response had no access_token.")
         self.hold(value)
-        expires_in = int(body.get("expires_in") or 0)
-        return CdpToken(token=value, expires_in=expires_in, expires_at=time.time() + expires_in)
+        now = time.time()
+        reported = body.get("expires_in")
+        expires_in = int(reported or 0)
+        expires_at = earliest_expiry(tracked_expires_at, int(reported) if reported else None, now)
+        return CdpToken(token=value, expires_in=expires_in, expires_at=now if expires_at is None else expires_at,
+                        checked_at=now)
 
     def create_token(self) -> CdpToken:
         """Create a token (Basic). Each create counts against the environment's token limit and,
-        per Acquia, invalidates earlier tokens; it is therefore never repeated automatically."""
+        per Acquia, invalidates earlier tokens; it is therefore never repeated automatically.
+
+        :raises ApiError: as mapped; a refusal for the limit may be any 4xx (see
+            ``acquia_cdp.tokens._hook_api.is_limit_refusal``), a 429 after the retry budget.
+        """
         body = self._token_call("POST", self._basic(), "create", retry_ambiguous=False)
         return self._result(body)
 
     def verify_token(self, token: str | None = None) -> CdpToken:
-        """Verify a token (``GET /token`` with Bearer) and read its remaining ``expires_in``."""
-        token = token or self.get_token()
-        return self._result(self._token_call("GET", self._bearer(token)), token)
+        """Verify a token (``GET /token`` with Bearer) and read its ``expires_in``.
+
+        Without ``token``, the stored token is verified and its :attr:`CdpToken.days_left` is the
+        smaller of CDP's figure and the expiry the token state tracks: CDP's ``expires_in`` may be
+        the fixed lifetime rather than the seconds left. A token passed in is reported as CDP says.
+
+        :raises ApiError: 401 or 403 (CDP's documents leave open which) when the token is invalid.
+        """
+        if token is not None:
+            return self._result(self._token_call("GET", self._bearer(token)), token)
+        token = self.get_token()
+        return self._result(self._token_call("GET", self._bearer(token)), token, self._tracked_expiry(token))
+
+    def _tracked_expiry(self, token: str) -> float | None:
+        """The expiry the token state tracks for ``token`` (``None`` when it tracks another or none)."""
+        store = self.token_store
+        state = store.read() if store is not None else None
+        return state.local_expires_at if state is not None and state.token == token else None
 
     def extend_token(self, token: str | None = None) -> CdpToken:
-        """Extend a token's validity, then report its new remaining life."""
+        """Extend a token's validity, then report its new remaining life as CDP says."""
         token = token or self.get_token()
         body = self._token_call("POST", self._bearer(token), "extend")
-        return self._result(body, token) if body.get("expires_in") else self.verify_token(token)
+        if not body.get("expires_in"):
+            body = self._token_call("GET", self._bearer(token))
+        return self._result(body, token)
 
     def delete_token(self, token: str | None = None) -> None:
         """Delete one token (``DELETE /token`` with that token as Bearer)."""
@@ -271,6 +332,11 @@ class AcquiaCdpHook(ProviderHook):
     ) -> dict:
         """Send entity arrays to the DW Tracker (``POST /v2/{tenant}/dw/tracker?scheme=``).
 
+        ``a1user``: ``Authorization: Bearer <token>``; a 401 re-reads the token once. ``a1webtag``:
+        ``?scheme=a1webtag&accessKey=<key of the UTC day>`` and no ``Authorization``; a 401 or 403
+        is never retried and stops every later call of this hook (see :class:`WebtagAccess`),
+        because Acquia warns that failed access-key attempts block the account.
+
         :param payload: ``{"customers": [...], "events": [...], ...}`` of flat records; or
             ``body``, the same already encoded.
         :param retry_ambiguous: resend after a timeout or dropped connection. Keyed entities
@@ -279,10 +345,13 @@ class AcquiaCdpHook(ProviderHook):
         if (payload is None) == (body is None):
             raise ConfigurationError("post_entities takes either payload or body.")
         kwargs = {"json": payload} if payload is not None else {"data": body}
-        response = self.api.request(
-            "POST", f"/v2/{self.tenant_id}/dw/tracker", params={"scheme": self.scheme},
-            retry_ambiguous=retry_ambiguous, **kwargs,
-        )
+        path = f"/v2/{self.tenant_id}/dw/tracker"
+        if self.scheme == WEBTAG_SCHEME:
+            with self.webtag.call() as query:
+                response = self.api.request("POST", path, params=query, retry_ambiguous=retry_ambiguous, **kwargs)
+        else:
+            response = self.api.request("POST", path, params={"scheme": self.scheme},
+                                        retry_ambiguous=retry_ambiguous, **kwargs)
         try:
             return response.json() if response.content else {}
         except ValueError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -19,7 +20,8 @@ from airflow_provider_monetate.exceptions import (
 from airflow_provider_monetate.hooks._base import ConnectionProblems, ProviderHook
 from airflow_provider_monetate.http import ApiSession, ErrorHints, checked_base_url
 from airflow_provider_monetate.monetate import _auth as monetate_auth
-from airflow_provider_monetate.monetate.privacy._status import DeletionStatus, parse_deletion_status
+from airflow_provider_monetate.monetate._datasets import PRIVACY_TYPE
+from airflow_provider_monetate.monetate.privacy._status import DeletionStatus, parse_deletion_status, read_not_found
 
 __all__ = ["MonetateHook"]
 
@@ -187,16 +189,23 @@ class MonetateHook(ProviderHook):
 
     # -- auth ----------------------------------------------------------------------------
 
+    #: The wall clock a JWT's ``iat`` is read from; a test may replace it on a hook.
+    jwt_clock: Callable[[], float] = staticmethod(lambda: time.time())  # time.time looked up at each call
+
     def build_jwt(self) -> str:
         """A freshly signed JWT (``username`` + ``iat``); never cached, never logged."""
-        token = monetate_auth.build_jwt(self.username, self.private_key, self.algorithm)
+        token = monetate_auth.build_jwt(self.username, self.private_key, self.algorithm, self.jwt_clock())
         self.hold(token)
         return token
 
     def mint_token(self) -> monetate_auth.MonetateToken:
-        """Exchange a fresh JWT for an API token (``GET /api/auth/v0/refresh/?ttl=``)."""
+        """Exchange a JWT for an API token (``GET /api/auth/v0/refresh/?ttl=``).
+
+        The JWT is signed again for every attempt: retries may span minutes, and the server
+        refuses a JWT whose ``iat`` is too far from its clock with a 401 that is not retried.
+        """
         response = self.api.request(
-            "GET", AUTH_PATH, params={"ttl": self.ttl}, authorization="JWT " + self.build_jwt()
+            "GET", AUTH_PATH, params={"ttl": self.ttl}, authorization=lambda: "JWT " + self.build_jwt()
         )
         data = response.json().get("data") or {}
         if not data.get("token"):
@@ -290,9 +299,30 @@ class MonetateHook(ProviderHook):
         return self._data("GET", f"data/{name}/", params={"id": record_id})
 
     def deletion_status(self, privacy_dataset: str, customer_id: str) -> tuple[DeletionStatus, str]:
-        """Status of one customer's deletion (``GET customer-data-privacy/{dataset}/?id=``)."""
-        data = self._data("GET", f"customer-data-privacy/{privacy_dataset}/", params={"id": customer_id})
-        return parse_deletion_status(data)
+        """Status of one customer's deletion (``GET customer-data-privacy/{dataset}/?id=``).
+
+        The status may come as a name or as an integer code (read from its description, see
+        ``monetate.privacy._status``). A 404 is read as ``NOT_FOUND`` (the seed lists 404 among the
+        endpoint's answers: an ID Monetate never held) once the dataset is known to be a privacy
+        dataset that exists; otherwise it is the :class:`ApiNotFoundError` it was.
+        """
+        try:
+            data = self._data("GET", f"customer-data-privacy/{privacy_dataset}/", params={"id": customer_id})
+        except ApiNotFoundError as error:
+            if not self.is_privacy_dataset(privacy_dataset):
+                raise
+            return read_not_found(error.messages)
+        return parse_deletion_status(data, customer_id)
+
+    def is_privacy_dataset(self, name: str) -> bool:
+        """Whether ``name`` is a ``customer_data_privacy`` dataset that exists; asked once per hook and name."""
+        # Set on first use (dict.setdefault is atomic): the status calls of a round ask from many threads.
+        known = self.__dict__.setdefault("_privacy_datasets", {})
+        with self.__dict__.setdefault("_privacy_datasets_lock", threading.Lock()):
+            if name not in known:
+                schema = self.find_schema(name)
+                known[name] = schema is not None and schema.get("type", PRIVACY_TYPE) == PRIVACY_TYPE
+            return known[name]
 
     # -- connection test -------------------------------------------------------------------
 

@@ -48,7 +48,9 @@ class ApiSession:
 
     :param service: name used in errors (``Monetate``, ``Acquia CDP``).
     :param base_url: scheme and host, e.g. ``https://api.monetate.net``.
-    :param credential: default credential for calls that do not pass their own header.
+    :param credential: default credential for calls that do not pass their own header; ``None``:
+        such calls send no ``Authorization`` at all, and a 401 is not renewed (Acquia CDP's webtag
+        calls, whose access key travels in the query).
     :param hints: user-facing advice for 401/403/404.
     :param timeout: ``(connect, read)`` seconds for every call.
     :param retry: the retry budget (default: :func:`~._policy.default_policy`).
@@ -102,19 +104,22 @@ class ApiSession:
         method: str,
         path: str,
         *,
-        params: dict[str, Any] | None = None,
+        params: dict[str, Any] | str | None = None,
         json: Any = None,
         data: bytes | None = None,
-        authorization: str | None = None,
+        authorization: str | Callable[[], str] | None = None,
         retry_ambiguous: bool = True,
     ) -> requests.Response:
         """Send one API call with the shared rules and return the successful response.
 
         :param path: path below ``base_url``, starting with ``/``.
+        :param params: query parameters; a string is sent as written (already encoded).
         :param json: a JSON-serialisable body (exclusive with ``data``).
         :param data: a pre-encoded JSON body.
-        :param authorization: an explicit ``Authorization`` value; when given, the call does not
-            use the session credential and a 401 is not retried (token management calls).
+        :param authorization: an explicit ``Authorization`` value, or a callable returning one,
+            called again for every attempt (a signed JWT must not age across retries); when
+            given, the call does not use the session credential and a 401 is not retried (token
+            management calls).
         :param retry_ambiguous: whether a call that may have been processed can be sent again.
         :raises ApiError: the mapped error for a status that is not retried;
             :class:`ApiUnavailableError` when retrying is spent or unsafe.
@@ -127,7 +132,8 @@ class ApiSession:
         )
         handling = sys.exc_info()[1]  # the caller's exception, if it calls from an except block
         while True:
-            header = authorization or (credential.header() if credential else None)
+            header = (authorization() if callable(authorization) else authorization) or (
+                credential.header() if credential else None)
             if header:
                 headers["Authorization"] = header
                 self.redactor.add_header(header)

@@ -2,7 +2,8 @@
 
 Monetate exchanges a JWT (claims ``username`` and ``iat``, signed RS256/384/512 with the API
 user's private key) for a short-lived opaque token at ``GET /api/auth/v0/refresh/?ttl=``.
-A fresh JWT is signed for every exchange; tokens are cached per connection and shared by
+A fresh JWT is signed for every attempt of an exchange (the server checks ``iat`` against its
+clock, so a JWT must not age across retries); tokens are cached per connection and shared by
 every thread of the process, and renewed ahead of their expiry.
 """
 
@@ -21,8 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from airflow_provider_monetate.exceptions import ConfigurationError, PrivateKeyError
 
 ALGORITHMS = ("RS256", "RS384", "RS512")
-# The prose says 900..43200, the schema 600..43200: only 900..43200 holds under both readings, and
-# a value outside it is refused rather than changed (a setting is never silently altered).
+# The prose says 900..43200, the schema 600..43200 (the emulator's reading monetate.ttl_range): only
+# 900..43200 holds under both readings, and a value outside it is refused rather than changed (a
+# setting is never silently altered).
 TTL_MIN, TTL_MAX, TTL_DEFAULT = 900, 43200, 3600
 # Where the key may be set; exactly one of them.
 KEY_SOURCES = ("password", "private_key", "private_key_path")
@@ -132,9 +134,13 @@ def load_private_key(pem: str | bytes, passphrase: str | None = None) -> RSAPriv
     return key
 
 
-def build_jwt(username: str, key: RSAPrivateKey, algorithm: str) -> str:
-    """Sign the JWT Monetate expects: exactly the claims ``username`` and ``iat`` (now)."""
-    return jwt.encode({"username": username, "iat": int(time.time())}, key, algorithm=algorithm)
+def build_jwt(username: str, key: RSAPrivateKey, algorithm: str, now: float | None = None) -> str:
+    """Sign the JWT Monetate expects: exactly the claims ``username`` and ``iat``.
+
+    :param now: the signing time, epoch seconds; default the wall clock (:func:`time.time`).
+    """
+    issued_at = time.time() if now is None else now
+    return jwt.encode({"username": username, "iat": int(issued_at)}, key, algorithm=algorithm)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DATA_TYPES", "PRIVACY_TYPE", "SCHEMA_TYPES", "check_definition", "field_conflicts"]
+__all__ = [
+    "CUSTOMER_DATASET_ADVICE", "CUSTOMER_DATASET_TYPE", "DATA_TYPES", "PRIVACY_TYPE", "SCHEMA_TYPES",
+    "check_definition", "customer_dataset_refusal", "field_conflicts",
+]
 
 #: Monetate schema types (the Data API's ``SchemaType`` enum; checked against the spec in the tests).
 SCHEMA_TYPES = (
@@ -21,6 +24,13 @@ SCHEMA_TYPES = (
 DATA_TYPES = ("STRING", "MULTI_STRING", "NUMBER", "DATETIME", "BOOLEAN", "GOOGLE_PRODUCT_CATEGORY")
 #: The schema type of a Consumer Data Privacy dataset: its type supplies the two fields.
 PRIVACY_TYPE = "customer_data_privacy"
+#: The schema type of what the Data API seed calls a "customer dataset": the spec has no type
+#: ``customer``; its "Entity: any non-time series data" keyed by a customer ``identifier`` is
+#: ``attribute``, the dataset Monetate's "Upload a Customer Dataset" wizard makes (one row per
+#: customer, "Customer Attributes" in the platform).
+CUSTOMER_DATASET_TYPE = "attribute"
+#: The seed's advice (monetate-data-api, "Configuring the Schema, Identifiers, and Collectors").
+CUSTOMER_DATASET_ADVICE = "Creating a customer dataset schema via the API is not recommended at this time."
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 MAX_FIELDS = 40
 FLAGS = ("identifier", "unique_key", "event_time", "required")
@@ -33,7 +43,8 @@ def check_definition(name: str, schema_type: str, fields: Mapping[str, Mapping[s
         problems.append(f"name {name!r} must start with a letter, hold only letters, digits and '_', "
                         "and be at most 64 characters")
     if schema_type not in SCHEMA_TYPES:
-        problems.append(f"type {schema_type!r} is not one of {', '.join(SCHEMA_TYPES)}")
+        hint = f" (a customer dataset is type {CUSTOMER_DATASET_TYPE!r})" if schema_type == "customer" else ""
+        problems.append(f"type {schema_type!r} is not one of {', '.join(SCHEMA_TYPES)}{hint}")
     if schema_type == PRIVACY_TYPE:
         return problems  # the type defines customer_id and delete_request_time; extra fields are ignored
     if not fields:
@@ -56,6 +67,22 @@ def check_definition(name: str, schema_type: str, fields: Mapping[str, Mapping[s
     if schema_type == "event" and sum(bool(spec.get("event_time")) for spec in fields.values()) != 1:
         problems.append("an event dataset needs exactly one event_time field")
     return problems
+
+
+def customer_dataset_refusal(name: str, schema_type: str, allowed: bool) -> str | None:
+    """Why creating dataset ``name`` through the API is refused, or ``None`` when it is not.
+
+    Only creating: the seed goes on "You can, however, add attributes to an existing dataset
+    schema through the Data API", so an existing customer dataset may gain fields.
+    """
+    if schema_type != CUSTOMER_DATASET_TYPE or allowed:
+        return None
+    return (
+        f"Dataset {name!r} does not exist and would be created as a customer dataset (type "
+        f"{CUSTOMER_DATASET_TYPE!r}); Monetate's Data API guide says: \"{CUSTOMER_DATASET_ADVICE}\" Create it "
+        "with the platform's Upload a Customer Dataset wizard (this task then adds the missing fields), or pass "
+        "allow_customer_dataset=True to create it through the API anyway; nothing was created."
+    )
 
 
 def _comparable(spec: Mapping[str, Any]) -> tuple:

@@ -20,10 +20,20 @@ from typing import Any
 
 from airflow_provider_monetate.exceptions import ConfigurationError, InvalidValueError
 from airflow_provider_monetate.loading._rejects import Rejection
-from airflow_provider_monetate.loading._values import parse_boolean, parse_iso_datetime, value_pattern
+from airflow_provider_monetate.loading._values import parse_boolean, parse_iso_datetime
 from airflow_provider_monetate.monetate._datasets import DATA_TYPES, PRIVACY_TYPE
+from airflow_provider_monetate.monetate._text import (
+    MULTI_STRING_COMMAS,
+    MULTI_STRING_FAST,
+    TRIM,
+    describe,
+    is_finite,
+    multi_string_converter,
+    to_string,
+    trim_unambiguous,
+)
 
-__all__ = ["RowRules", "to_utc_iso"]
+__all__ = ["MULTI_STRING_COMMAS", "RowRules", "to_utc_iso"]
 
 # A customer_data_privacy dataset may be created with "fields": {}; its type supplies these
 # two columns, and a deletion row needs both.
@@ -88,13 +98,25 @@ class RowRules:
         "unique_key", "required", ...}``.
     :param unknown_fields: ``"reject"`` a row that has a field the schema lacks, or
         ``"drop"`` such fields (counted in :attr:`dropped_fields`).
+    :param multi_string_commas: how a MULTI_STRING list item holding a comma is sent (the spec
+        leaves Monetate's reading open; see :mod:`._text`): ``"reject"`` (default) rejects the row,
+        as it does an item starting with a double quote or ending with a backslash, so no reading
+        can split or join an item; ``"quote"`` sends ``"a, b",c``; ``"backslash"`` sends ``a\\, b,c``.
     :raises ValueError: an unknown data type, more than one identifier or unique key, or a
-        bad ``unknown_fields``.
+        bad ``unknown_fields`` or ``multi_string_commas``.
     """
 
-    def __init__(self, fields: Mapping[str, Mapping[str, Any]], *, unknown_fields: str = "reject") -> None:
+    def __init__(
+        self, fields: Mapping[str, Mapping[str, Any]], *, unknown_fields: str = "reject",
+        multi_string_commas: str = "reject",
+    ) -> None:
         if unknown_fields not in ("reject", "drop"):
             raise ConfigurationError(f"unknown_fields must be 'reject' or 'drop', got {unknown_fields!r}")
+        if multi_string_commas not in MULTI_STRING_COMMAS:
+            raise ConfigurationError(
+                f"multi_string_commas must be 'reject', 'quote' or 'backslash', got {multi_string_commas!r}")
+        converters = {**_CONVERTERS, "MULTI_STRING": multi_string_converter(multi_string_commas)}
+        fast_converters = {**_FAST_CONVERTERS, "MULTI_STRING": MULTI_STRING_FAST[multi_string_commas]}
         self._drop_unknown = unknown_fields == "drop"
         #: How many times each unknown field was dropped (with ``unknown_fields="drop"``).
         self.dropped_fields: Counter[str] = Counter()
@@ -107,12 +129,12 @@ class RowRules:
         identifiers, unique_keys = [], []
         for name, spec in fields.items():
             data_type = str(spec.get("data_type", "")).upper()
-            if data_type not in _CONVERTERS:
+            if data_type not in converters:
                 raise ConfigurationError(
                     f"field {name!r} has data_type {spec.get('data_type')!r}; expected one of {', '.join(DATA_TYPES)}"
                 )
-            self._converters[name] = _CONVERTERS[data_type]
-            self._fast[name] = _FAST_CONVERTERS[data_type]
+            self._converters[name] = converters[data_type]
+            self._fast[name] = fast_converters[data_type]
             if data_type in _TRIMMED_TYPES:
                 self._trimmed_types |= {name}
             if spec.get("identifier"):
@@ -134,16 +156,19 @@ class RowRules:
         self._unique_key = unique_keys[0] if unique_keys else None
 
     @classmethod
-    def from_schema(cls, schema: Mapping[str, Any], *, unknown_fields: str = "reject") -> RowRules:
+    def from_schema(
+        cls, schema: Mapping[str, Any], *, unknown_fields: str = "reject", multi_string_commas: str = "reject",
+    ) -> RowRules:
         """Build the rules for a schema as the Data API returns it.
 
         :param schema: ``{"name", "type", "fields": {...}}``; for a ``customer_data_privacy``
             dataset the type supplies ``customer_id`` and ``delete_request_time``.
         :param unknown_fields: ``"reject"`` or ``"drop"``; see :class:`RowRules`.
+        :param multi_string_commas: ``"reject"``, ``"quote"`` or ``"backslash"``; see :class:`RowRules`.
         """
         fields = dict(_IMPLIED_FIELDS.get(schema.get("type") or "", {}))
         fields.update(schema.get("fields") or {})
-        return cls(fields, unknown_fields=unknown_fields)
+        return cls(fields, unknown_fields=unknown_fields, multi_string_commas=multi_string_commas)
 
     @property
     def identifier_field(self) -> str | None:
@@ -185,7 +210,7 @@ class RowRules:
                 if convert is not None:
                     converted = convert(value)
                     # str.strip returns the very same string when there is nothing to trim
-                    if converted is not value and convert is _TRIM:
+                    if converted is not value and (convert is TRIM or convert is trim_unambiguous):
                         trimmed = [name] if trimmed is None else [*trimmed, name]
                     if converted is None or converted == "":
                         continue
@@ -237,50 +262,13 @@ def _has_outer_space(value: Any) -> bool:
     return isinstance(value, list | tuple) and any(isinstance(item, str) and item != item.strip() for item in value)
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, str):
-        return f"str with pattern {value_pattern(value)!r}"
-    return type(value).__name__
-
-
-def _is_finite(number: Any) -> bool:
-    return number.is_finite() if isinstance(number, Decimal) else math.isfinite(number)
-
-
-def _to_string(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value.strip() or None
-    # Numeric identifiers often arrive as numbers from warehouses; their text is unambiguous.
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) and _is_finite(value):
-        return str(value)
-    raise InvalidValueError(f"expected a string, got {_describe(value)}")
-
-
-def _to_multi_string(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value.strip() or None  # taken as already in Monetate's comma-separated form
-    if not isinstance(value, (list, tuple)):
-        raise InvalidValueError(f"expected a list of strings or a comma-separated string, got {_describe(value)}")
-    items = []
-    for position, item in enumerate(value, 1):
-        try:
-            text = None if item is None else _to_string(item)
-        except InvalidValueError as exc:
-            raise InvalidValueError(f"item {position}: {exc.args[0]}") from None
-        if text:
-            # Monetate points to the product catalog's "comma escaping" rules, which we could
-            # not read; escaping a comma inside a value with a backslash is our reading.
-            items.append(text.replace(",", "\\,"))
-    return ",".join(items) or None
-
-
 def _to_number(value: Any) -> int | float | None:
     if isinstance(value, bool):
         raise InvalidValueError("expected a number, got bool")
     if isinstance(value, int):
         return int(value)
     if isinstance(value, (float, Decimal)):
-        if not _is_finite(value):
+        if not is_finite(value):
             raise InvalidValueError("expected a finite number, got NaN or infinity")
         if isinstance(value, Decimal) and value == value.to_integral_value():
             return int(value)
@@ -295,7 +283,7 @@ def _to_number(value: Any) -> int | float | None:
             number = float(text)
             if math.isfinite(number):
                 return number
-    raise InvalidValueError(f"expected a number, got {_describe(value)}")
+    raise InvalidValueError(f"expected a number, got {describe(value)}")
 
 
 def _to_datetime(value: Any) -> str | None:
@@ -304,14 +292,14 @@ def _to_datetime(value: Any) -> str | None:
     try:
         return to_utc_iso(value)
     except (TypeError, ValueError):
-        raise InvalidValueError(f"expected an ISO-8601 datetime, got {_describe(value)}") from None
+        raise InvalidValueError(f"expected an ISO-8601 datetime, got {describe(value)}") from None
 
 
 def _to_boolean(value: Any) -> bool | None:
     try:
         return parse_boolean(value)
     except ValueError:
-        raise InvalidValueError(f"expected a boolean (true/false or 1/0), got {_describe(value)}") from None
+        raise InvalidValueError(f"expected a boolean (true/false or 1/0), got {describe(value)}") from None
 
 
 def _utc_text(text: str) -> str:
@@ -330,24 +318,22 @@ def _finite_float(value: float) -> float:
     raise InvalidValueError("not finite")
 
 
-_TRIM = str.strip
 _TRIMMED_TYPES = ("STRING", "GOOGLE_PRODUCT_CATEGORY", "MULTI_STRING")
 
 # Per data type, the value types converted without the general path: ``None`` keeps the
 # value as it is. Exact types only (``bool`` is not an ``int`` here).
 _FAST_CONVERTERS: dict[str, dict[type, Callable[[Any], Any] | None]] = {
-    "STRING": {str: _TRIM},
-    "GOOGLE_PRODUCT_CATEGORY": {str: _TRIM},
-    "MULTI_STRING": {str: _TRIM},
+    "STRING": {str: TRIM},
+    "GOOGLE_PRODUCT_CATEGORY": {str: TRIM},
     "NUMBER": {int: None, float: _finite_float},
     "DATETIME": {str: _utc_text, datetime: to_utc_iso},
     "BOOLEAN": {bool: None},
 }
 
+# MULTI_STRING's converters depend on the multi_string_commas option: RowRules adds them.
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "STRING": _to_string,
-    "GOOGLE_PRODUCT_CATEGORY": _to_string,
-    "MULTI_STRING": _to_multi_string,
+    "STRING": to_string,
+    "GOOGLE_PRODUCT_CATEGORY": to_string,
     "NUMBER": _to_number,
     "DATETIME": _to_datetime,
     "BOOLEAN": _to_boolean,

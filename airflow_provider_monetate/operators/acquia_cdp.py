@@ -3,26 +3,34 @@
 Both check every record of every entity before the first request, so a bad row in one
 entity stops all of them: each entity is checked into its own spool, and only when every
 entity has passed are the spools delivered, one entity after another, in the order given.
-Checking, batching, concurrency, retries, checkpoints and the rejects report are the
-shared record-load pipeline's (``airflow_provider_monetate.loading``); the CDP
-payload rules are in ``airflow_provider_monetate.acquia_cdp``.
+Checking, batching, concurrency, retries, checkpoints and the rejects report are the shared
+record-load pipeline's (``airflow_provider_monetate.loading``); the CDP rules, ``acquia_cdp``'s.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import threading
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from airflow_provider_monetate._compat import configured_executors
+from airflow_provider_monetate._compat import AirflowFailException, configured_executors
 from airflow_provider_monetate._data_fields import describe_data
-from airflow_provider_monetate.acquia_cdp._deletions import DeletionRules, custom_entity_deletions, merge_units
-from airflow_provider_monetate.acquia_cdp._entities import DEFAULT_SOURCE_SYSTEM_ID, KFK0_HAZARD, collection_misspelling
+from airflow_provider_monetate.acquia_cdp._deletions import DeletionRules, custom_entity_deletions, deletion_sender
+from airflow_provider_monetate.acquia_cdp._entities import (
+    EntityNaming,
+    checked_source_system_id,
+    collection_problem,
+    missing_source_system_id,
+)
 from airflow_provider_monetate.acquia_cdp._epoch import parse_timestamp_unit
-from airflow_provider_monetate.acquia_cdp._payload import EntityRules
-from airflow_provider_monetate.exceptions import ConfigurationError, MissingSourceSystemIdError
+from airflow_provider_monetate.acquia_cdp._payload import EntityRules, guessed_timestamps_warning
+from airflow_provider_monetate.acquia_cdp._webtag import WEBTAG_SCHEME
+from airflow_provider_monetate.exceptions import (
+    ApiAuthError,
+    ApiForbiddenError,
+    ConfigurationError,
+    MissingSourceSystemIdError,
+)
 from airflow_provider_monetate.hooks.acquia_cdp import AcquiaCdpHook
 from airflow_provider_monetate.loading._batches import Batch
 from airflow_provider_monetate.loading._pipeline import LoadPart
@@ -33,23 +41,26 @@ from airflow_provider_monetate.storage import as_location, warn_if_worker_local
 
 __all__ = ["AcquiaCdpDeleteCustomersOperator", "AcquiaCdpIngestOperator"]
 
-# CDP entity names are identifiers; they also name each entity's checkpoint and rejects file.
-_COLLECTION = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
-
 
 class _CdpLoadOperator(RecordLoadOperator):
-    """What both CDP operators share: the hook, the SourceSystemID default, and the
-    check-every-entity-then-deliver-each pipeline.
+    """What both CDP operators share: the hook, the SourceSystemID default, the entity naming,
+    and the check-every-entity-then-deliver-each pipeline.
 
     :param source_system_id: put on every record without one; default: the connection's
         ``source_system_id`` extra.
     :param max_in_flight: tracker requests in flight at once, default 8. CDP publishes no rate
         limit and each call mostly waits on the network; 429 and 503 answers are retried with
         backoff (honouring ``Retry-After``). Lower it if your Acquia contact asks you to.
+    :param key_fields: ``{"PetInfo": "SourcePetNumber"}``: an entity's key where it is not
+        ``Source{Entity}Number``. ``collection_names``: ``{"Address": "addresses"}``: the key a
+        collection is sent under (the documents name none for addresses and custom entities).
     :param acquia_cdp_conn_id: the Acquia CDP connection.
     :param token_store: where the bearer token is read from: a
         :class:`~airflow_provider_monetate.acquia_cdp.tokens.TokenStore`, a Variable name, or
         ``{"class": ..., "kwargs": ...}``; default: the connection's ``token_variable`` extra.
+
+    Scheme ``a1webtag``: a refused access key fails the task without retries (AirflowFailException):
+    Acquia warns that failed access-key attempts block the account.
     """
 
     def __init__(
@@ -57,14 +68,27 @@ class _CdpLoadOperator(RecordLoadOperator):
         *,
         source_system_id: str | None = None,
         max_in_flight: int = 8,
+        key_fields: Mapping[str, str] | None = None,
+        collection_names: Mapping[str, str] | None = None,
         acquia_cdp_conn_id: str = AcquiaCdpHook.default_conn_name,
         token_store: Any = None,
         **kwargs,
     ) -> None:
         super().__init__(max_in_flight=max_in_flight, **kwargs)
         self.source_system_id = source_system_id
+        self.key_fields = key_fields
+        self.collection_names = collection_names
         self.acquia_cdp_conn_id = acquia_cdp_conn_id
         self.token_store = token_store
+
+    def _naming(self, names: Sequence[str]) -> EntityNaming:
+        """The entity naming of this task, every override checked against the collections it sends."""
+        try:
+            naming = EntityNaming(self.collection_names, self.key_fields)
+            naming.check(names)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{self.task_id}: {exc}. Nothing was read or sent.") from None
+        return naming
 
     def _hook(self) -> AcquiaCdpHook:
         """The hook, reading the token from ``token_store`` when one is given."""
@@ -72,34 +96,29 @@ class _CdpLoadOperator(RecordLoadOperator):
 
     def _default_source_system_id(self, hook: AcquiaCdpHook) -> str | None:
         value = self.source_system_id if self.source_system_id is not None else hook.source_system_id
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigurationError(f"{self.task_id}: source_system_id must be a non-empty string.")
-        if value == DEFAULT_SOURCE_SYSTEM_ID:
-            raise ConfigurationError(
-                f"{self.task_id}: source_system_id {DEFAULT_SOURCE_SYSTEM_ID!r} is CDP's default for records "
-                "without one; name your source system instead."
-            )
-        return value
+        try:
+            return checked_source_system_id(value)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{self.task_id}: {exc}.") from None
 
     def _missing_source_system_id(self, what: str) -> MissingSourceSystemIdError:
         """The error for records without SourceSystemID; ``what`` says which records."""
-        return MissingSourceSystemIdError(
-            f"Nothing was sent to Acquia CDP: {what} and no default SourceSystemID is set. "
-            f"{KFK0_HAZARD[0].upper()}{KFK0_HAZARD[1:]}. Set source_system_id= on the task or the "
-            "'source_system_id' extra of connection "
-            f"{self.acquia_cdp_conn_id!r}, or give each record its SourceSystemID."
-        )
+        return missing_source_system_id(what, self.acquia_cdp_conn_id)
 
     def _load_entities(self, context: Any, hook: AcquiaCdpHook, parts: Sequence[LoadPart],
                        refuse: Callable[[], None] = lambda: None) -> dict[str, dict[str, Any]]:
         """Check every entity, then (if all passed) deliver each; return ``{collection: summary}``.
 
         :param refuse: called once all are checked, before anything is sent; raises to stop.
+        :raises AirflowFailException: a webtag access key was refused (not to be retried by Airflow).
         """
-        return self.run_parts(context, parts, retries=lambda: hook.api.retries, before_delivery=refuse,
-                              what="Acquia CDP")
+        try:
+            return self.run_parts(context, parts, retries=lambda: hook.api.retries, before_delivery=refuse,
+                                  what="Acquia CDP")
+        except (ApiAuthError, ApiForbiddenError) as exc:
+            if hook.scheme != WEBTAG_SCHEME:
+                raise
+            raise AirflowFailException(f"{self.task_id}: {exc}. The task is not retried for the same reason.") from exc
 
 
 class AcquiaCdpIngestOperator(_CdpLoadOperator):
@@ -107,13 +126,14 @@ class AcquiaCdpIngestOperator(_CdpLoadOperator):
 
     Every record must be flat (a nested object or array fails the task before anything is
     sent, naming the entity, row and field path), gets ``SourceSystemID`` when it has none,
-    has its timestamp fields converted to epoch numbers, and has empty strings sent as null
+    has its timestamps converted to epoch numbers, and has empty strings sent as null
     (CDP refuses empty strings). Field names are kept exactly: CDP attribute names are
     case-sensitive. Every entity is checked before any is sent; entities are then delivered
     in the order given (put ``customers`` first).
 
     Keyed entities upsert by their ``Source{Entity}Number`` (``SourceCustomerNumber``,
-    ``SourceTransactionNumber``, ...; required on each record), so a repeated batch is
+    ``SourceTransactionNumber``, ...; required on each record; ``key_fields`` sets another;
+    a customer may be named by its ``UUID`` instead), so a repeated batch is
     harmless and is resent after a timeout. Events have no key: a batch whose answer was
     lost is not resent on its own (see ``resend_in_doubt``). See :class:`RecordLoadOperator`
     for the batching and retry parameters; ``records``/``source`` are replaced by ``entities``.
@@ -124,14 +144,15 @@ class AcquiaCdpIngestOperator(_CdpLoadOperator):
     :param source_system_id: ``SourceSystemID`` for records without one; default: the
         connection's ``source_system_id`` extra. With neither, a record without one fails the
         task: CDP would file it under ``KFK_0``.
-    :param timestamp_fields: further fields to convert besides ``EventTimeStamp``,
-        ``TransactionTimeStamp``, ``InvoiceDate``, ``ShipDate`` and ``Timestamp``. A
-        ``datetime``, ISO-8601 string or epoch number is accepted; an epoch number that looks
-        like the other unit (13 digits for seconds, 10 for milliseconds) is rejected.
+    :param timestamp_fields: the fields holding timestamps besides ``EventTimeStamp``,
+        ``TransactionTimeStamp``, ``InvoiceDate``, ``ShipDate``, ``Timestamp``. Not given: a field
+        named ``…Date``/``…Time``/``…TimeStamp`` and any ``datetime`` or ISO-8601 text is converted
+        too, counted in ``timestamps_guessed`` and warned about; a list (even empty) turns that off.
+        An epoch number that looks like the other unit (13 digits for seconds) is rejected.
     :param timestamp_unit: ``s`` or ``ms``; default: the connection's ``timestamp_unit`` extra, else seconds.
     :param acquia_cdp_conn_id: the Acquia CDP connection.
     :return: ``{collection: run summary}`` (rows read / sent / rejected, batches, retries,
-        seconds, rows/s, SourceSystemIDs filled, empty strings nulled).
+        seconds, rows/s, SourceSystemIDs filled, empty strings nulled, timestamps guessed).
     """
 
     data_fields = ("entities",)  # records are never rendered as Jinja; a file path or an XCom per entity is
@@ -151,23 +172,24 @@ class AcquiaCdpIngestOperator(_CdpLoadOperator):
             raise ConfigurationError("AcquiaCdpIngestOperator takes each entity's records or file in entities=.")
         super().__init__(**kwargs)
         self.entities = entities
-        self.timestamp_fields = list(timestamp_fields or ())
+        self.timestamp_fields = None if timestamp_fields is None else list(timestamp_fields)
         self.timestamp_unit = timestamp_unit
 
     def execute(self, context: Any) -> dict[str, dict[str, Any]]:
         entities = self._checked_entities()
+        naming = self._naming(list(entities))
         hook = self._hook()
         default = self._default_source_system_id(hook)
         try:
             unit = parse_timestamp_unit(self.timestamp_unit or hook.timestamp_unit)
         except ValueError as exc:
             raise ConfigurationError(f"{self.task_id}: {exc}") from None
-        rules = {c: EntityRules(c, source_system_id=default, timestamp_fields=self.timestamp_fields, unit=unit)
-                 for c in entities}
-        loads = [  # keyed entities upsert by Source{Entity}Number: of rows sharing one, only the last is sent
+        rules = {c: EntityRules(c, source_system_id=default, timestamp_fields=self.timestamp_fields, unit=unit,
+                                key_field=naming.key_field(c)) for c in entities}
+        loads = [  # keyed entities upsert by their key: of rows sharing one, only the last is sent
             LoadPart(collection, self._entity_source(collection, value), rules[collection].normalize,
-                     _entity_sender(hook, collection, rules[collection].resend_safe), rules[collection].resend_safe,
-                     key=rules[collection].key_field)
+                     _entity_sender(hook, naming.collection(collection), rules[collection].resend_safe),
+                     rules[collection].resend_safe, key=rules[collection].repeat_key)
             for collection, value in entities.items()
         ]
 
@@ -178,8 +200,12 @@ class AcquiaCdpIngestOperator(_CdpLoadOperator):
 
         summaries = self._load_entities(context, hook, loads, refuse)
         for collection, summary in summaries.items():
-            summary["source_system_id_filled"] = rules[collection].filled_source_system_id
-            summary["empty_strings_nulled"] = rules[collection].empty_strings
+            rule = rules[collection]
+            summary.update(source_system_id_filled=rule.filled_source_system_id,
+                           empty_strings_nulled=rule.empty_strings, timestamps_guessed=dict(rule.guessed_timestamps))
+        warning = guessed_timestamps_warning({c: s["timestamps_guessed"] for c, s in summaries.items()}, unit)
+        if warning:
+            self.log.warning("%s", warning)
         return summaries
 
     def resolve_data(self, name: str, value: Any, context: Any, jinja_env: Any) -> Any:
@@ -201,15 +227,8 @@ class AcquiaCdpIngestOperator(_CdpLoadOperator):
         if not isinstance(entities, Mapping) or not entities:
             raise ConfigurationError(f"{self.task_id}: entities must be a non-empty dict of collection -> records.")
         for collection, value in entities.items():
-            if not isinstance(collection, str) or not _COLLECTION.fullmatch(collection):
-                raise ConfigurationError(
-                    f"{self.task_id}: entity name {collection!r} is not a CDP entity collection (letters, digits, _)."
-                )
-            if expected := collection_misspelling(collection):
-                raise ConfigurationError(
-                    f"{self.task_id}: entity collection {collection!r} is spelled {expected!r} in CDP's tracker "
-                    "payload (collection keys are case-sensitive); rename it. Nothing was read or sent."
-                )
+            if problem := collection_problem(collection):
+                raise ConfigurationError(f"{self.task_id}: {problem}. Nothing was read or sent.")
             if value is None:
                 raise ConfigurationError(f"{self.task_id}: entity {collection!r} has no records or file (None).")
         return dict(entities)
@@ -222,9 +241,7 @@ class AcquiaCdpIngestOperator(_CdpLoadOperator):
 
 
 def _entity_sender(hook: AcquiaCdpHook, collection: str, resend_safe: bool) -> Callable[[Batch], object]:
-    def send(batch: Batch) -> None:
-        hook.post_entities(body=batch.body(collection), retry_ambiguous=resend_safe)
-    return send
+    return lambda batch: hook.post_entities(body=batch.body(collection), retry_ambiguous=resend_safe)
 
 
 class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
@@ -247,7 +264,8 @@ class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
     * **Addresses** only with ``delete_addresses=True``, as ``Address`` and
       ``CustomerAddressXref`` records named by the row's ``SourceAddressNumber`` and
       ``SourceCustomerAddressXrefNumber``; they travel in the same request as their customer,
-      since CDP applies sub-entity deletes only together with the Customer entity.
+      since CDP applies sub-entity deletes only together with the Customer entity. Their keys
+      are a guess: ``collection_names={"Address": "addresses", ...}`` and ``key_fields`` set others.
     * **Custom entities** (e.g. ``PetInfo``) only for the ``SourceEntityNumber`` values listed
       in ``custom_entities``; they are sent by the same task, after the customers.
 
@@ -294,6 +312,10 @@ class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
         self.ledger_hash_ids = ledger_hash_ids
         self.delete_request_time = delete_request_time
 
+    def _deletion_naming(self) -> EntityNaming:
+        custom = self.data_value("custom_entities") or {}
+        return self._naming(["customers", "Address", "CustomerAddressXref", *custom])
+
     def record_source(self) -> RecordSource:
         """The customers: ``customer_numbers``, or exactly one of ``records`` and ``source``."""
         numbers = self.data_value("customer_numbers")
@@ -304,7 +326,8 @@ class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
             return super().record_source()
         if isinstance(numbers, str | bytes) or not isinstance(numbers, Sequence):
             raise ConfigurationError(f"{self.task_id}: customer_numbers must be a list of SourceCustomerNumbers.")
-        return RecordSource([{"SourceCustomerNumber": number} for number in numbers])
+        key = self._deletion_naming().key_field("customers")
+        return RecordSource([{key: number} for number in numbers])
 
     def describe_data(self, name: str, value: Any) -> Any:
         if name == "customer_numbers":
@@ -320,13 +343,14 @@ class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
                 f"{self.task_id}: delete_addresses=True needs rows with SourceAddressNumber or "
                 "SourceCustomerAddressXrefNumber (records= or source=), not bare customer_numbers."
             )
+        naming = self._deletion_naming()
         hook = self._hook()
         default = self._default_source_system_id(hook)
-        rules = DeletionRules(source_system_id=default, delete_addresses=self.delete_addresses)
+        rules = DeletionRules(source_system_id=default, delete_addresses=self.delete_addresses, naming=naming)
         ledger = self._ledger()
-        sent: dict[str, int] = {}
-        loads = [LoadPart("customers", source, rules.normalize, self._unit_sender(hook, ledger, context, sent),
-                          resend_safe=True)]
+        sent: Counter[str] = Counter()
+        loads = [LoadPart("customers", source, rules.normalize,
+                          self._unit_sender(hook, rules, ledger, context, sent), resend_safe=True)]
         custom_entities = self.data_value("custom_entities")
         if custom_entities:
             if default is None:
@@ -334,13 +358,12 @@ class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
                     f"custom entity deletions ({', '.join(custom_entities)}) carry no SourceSystemID of their own"
                 )
             try:
-                units = custom_entity_deletions(custom_entities, default)
+                units = custom_entity_deletions(custom_entities, default, naming)
             except ValueError as exc:
                 raise ConfigurationError(f"{self.task_id}: {exc}") from None
-            for collection in custom_entities:
-                records = [record for unit in units for record in unit.get(collection, ())]
-                loads.append(LoadPart(collection, RecordSource(records), _as_is,
-                                      _entity_sender(hook, collection, True), resend_safe=True))
+            for collection, wire in ((c, naming.collection(c)) for c in custom_entities):
+                loads.append(LoadPart(collection, RecordSource([r for unit in units for r in unit.get(wire, ())]),
+                                      _as_is, _entity_sender(hook, wire, True), resend_safe=True))
 
         def refuse() -> None:
             if rules.missing_source_system_id:
@@ -360,32 +383,17 @@ class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
         warn_if_worker_local(self.log, configured_executors(), ledger_path=location)
         return DeletionLedger(location, hash_ids=self.ledger_hash_ids)
 
-    def _unit_sender(self, hook: AcquiaCdpHook, ledger: DeletionLedger | None, context: Any,
-                     sent: dict[str, int]) -> Callable[[Batch], object]:
+    def _unit_sender(self, hook: AcquiaCdpHook, rules: DeletionRules, ledger: DeletionLedger | None, context: Any,
+                     sent: Counter[str]) -> Callable[[Batch], object]:
         ti = context["ti"]
-        lock = threading.Lock()
 
-        def send(batch: Batch) -> None:
-            payload = merge_units(_decode(batch))
-            hook.post_entities(payload=payload, retry_ambiguous=True)
-            if ledger is not None:
-                # Recorded only once CDP accepted the batch; a crash before this line leaves the
-                # batch unacknowledged, so the retry sends and records it again.
-                ledger.record_submitted(
-                    (str(c.get("SourceCustomerNumber") or c["UUID"]) for c in payload["customers"]),
-                    system=ACQUIA_CDP, delete_request_time=self.delete_request_time, dataset="customers",
-                    dag_id=ti.dag_id, run_id=ti.run_id,
-                )
-            with lock:
-                for collection, records in payload.items():
-                    sent[collection] = sent.get(collection, 0) + len(records)
-        return send
+        def record(customer_ids: list[str]) -> None:
+            ledger.record_submitted(customer_ids, system=ACQUIA_CDP, delete_request_time=self.delete_request_time,
+                                    dataset="customers", dag_id=ti.dag_id, run_id=ti.run_id)
+
+        return deletion_sender(lambda payload: hook.post_entities(payload=payload, retry_ambiguous=True), rules,
+                               None if ledger is None else record, sent)
 
 
 def _as_is(row_number: int, record: dict) -> tuple[dict, list]:
     return record, []
-
-
-def _decode(batch: Batch) -> list[dict]:
-    """The batch's rows again (deletion units: a few small records each)."""
-    return json.loads(b"[" + batch.payload + b"]")

@@ -14,19 +14,23 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
 from airflow_provider_monetate._compat import BaseOperator
 from airflow_provider_monetate.acquia_cdp._environments import token_limit
-from airflow_provider_monetate.acquia_cdp.tokens._hook_api import HookTokenApi
+from airflow_provider_monetate.acquia_cdp.tokens._hook_api import (
+    INVALID_TOKEN_ERRORS,
+    HookTokenApi,
+    is_limit_refusal,
+    limit_refusal_error,
+)
 from airflow_provider_monetate.acquia_cdp.tokens._policy import DAY, RotationPolicy, get_policy
 from airflow_provider_monetate.acquia_cdp.tokens._rotation import run_rotation
 from airflow_provider_monetate.acquia_cdp.tokens._state import RotationAction, TokenState
 from airflow_provider_monetate.acquia_cdp.tokens._store import ReportingStore, TokenStore
 from airflow_provider_monetate.exceptions import (
-    ApiAuthError,
+    ApiError,
     ConfigurationError,
     RotationPolicyError,
     RotationQuotaError,
@@ -145,8 +149,8 @@ class AcquiaCdpRotateTokenOperator(_TokenOperator):
             return
         try:
             self.hook.verify_token(token)
-        except ApiAuthError:
-            return  # dead: the rotation's recovery creates a new one
+        except INVALID_TOKEN_ERRORS:
+            return  # dead (401 or 403): the rotation's recovery creates a new one
         store.write(TokenState.adopt(token, now))
         self.log.info("The token store was empty: adopted the valid token from the connection's 'token' extra.")
 
@@ -160,7 +164,7 @@ class AcquiaCdpRotateTokenOperator(_TokenOperator):
         environment = self.hook.environment
         store = self.required_store()
         self._adopt_connection_token(store, now)
-        decision, state = run_rotation(policy, environment, store, HookTokenApi(self.hook), now)
+        decision, state = run_rotation(policy, environment, store, HookTokenApi(self.hook), now, self.log)
         summary = {
             "action": decision.action.value,
             "reason": decision.reason,
@@ -186,7 +190,10 @@ class AcquiaCdpCreateTokenOperator(_TokenOperator):
     Each create uses one of the tokens the environment allows per cycle (CS 5, UAT and PROD 3)
     and, per Acquia, invalidates earlier tokens. The creation is counted in the store first, so
     the rotation keeps an exact count; when the stored count already reaches the limit it fails
-    before asking CDP. Returns ``tokens_created_in_cycle`` and ``days_left``.
+    before asking CDP. When CDP refuses the create for its limit (any 4xx that says so, see
+    ``is_limit_refusal``) the store records the cycle as spent and the task fails with
+    :class:`~airflow_provider_monetate.exceptions.TokenLimitReachedError`, saying to wipe first.
+    Returns ``tokens_created_in_cycle`` and ``days_left``.
 
     :param acquia_cdp_conn_id: the ``acquia_cdp`` connection (templated).
     :param token_store: where the token state lives; default: the ``token_variable`` extra's Variable.
@@ -210,30 +217,44 @@ class AcquiaCdpCreateTokenOperator(_TokenOperator):
         state = state.before_create()
         store.write(state)
         now = time.time()
-        created = self.hook.create_token()
-        state = state.after_create(created.token, now + created.expires_in, now, state.policy or "manual")
+        try:
+            created = self.hook.create_token()
+        except ApiError as error:
+            if not is_limit_refusal(error):
+                raise
+            store.write(state.after_create_refused(limit))
+            raise limit_refusal_error(error) from error
+        state = state.after_create(created.token, now, state.policy or "manual", created.expires_in or None)
         store.write(state)
         return {"tokens_created_in_cycle": state.tokens_created_in_cycle, "days_left": _days_left(state, now)}
 
 
 class AcquiaCdpVerifyTokenOperator(_TokenOperator):
-    """Verify the current token (``GET /token``); fail with a clear message when CDP rejects it.
+    """Verify the current token (``GET /token``); fail with a clear message when CDP rejects it (401 or 403).
 
     Reads the token from the store, or the connection's ``token`` extra when no store is set.
-    Returns ``days_left``.
+    Returns ``days_left``: the smaller of CDP's figure and the expiry the store tracks (CDP's
+    ``expires_in`` may be the fixed lifetime; a token the store does not track has CDP's figure only).
 
     :param acquia_cdp_conn_id: the ``acquia_cdp`` connection (templated).
     :param token_store: where the token state lives; default: the ``token_variable`` extra's Variable.
     """
 
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
-        days_left = round(self.hook.verify_token().days_left, 2)
+        try:
+            days_left = round(self.hook.verify_token().days_left, 2)
+        except INVALID_TOKEN_ERRORS as error:
+            self.log.error("The Acquia CDP token is invalid (%s on GET /token): it expired, was deleted or was "
+                           "replaced by a newer one. Run the token rotation DAG to create a new one.", error.status)
+            raise
         self.log.info("The Acquia CDP token is valid for %s more days (%s).", days_left, self.hook.environment)
         return {"days_left": days_left}
 
 
 class AcquiaCdpExtendTokenOperator(_TokenOperator):
-    """Extend the current token and record its new expiry in the store. Returns ``days_left``.
+    """Extend the current token and record the extension in the store. Returns ``days_left``: with a
+    store, the expiry the store now tracks (an extension counts as restarting the lifetime) or CDP's
+    figure if smaller; without one, CDP's figure.
 
     :param acquia_cdp_conn_id: the ``acquia_cdp`` connection (templated).
     :param token_store: where the token state lives; default: the ``token_variable`` extra's Variable.
@@ -244,9 +265,11 @@ class AcquiaCdpExtendTokenOperator(_TokenOperator):
         extended = self.hook.extend_token()
         store = self.hook.token_store
         state = store.read() if store is not None else None
-        if state is not None and state.token == extended.token:
-            store.write(state.after_extend(now + extended.expires_in, now))
         days_left = round(extended.days_left, 2)
+        if state is not None and state.token == extended.token:
+            state = state.after_extend(now).after_verify(extended.expires_in or None, now)
+            store.write(state)
+            days_left = _days_left(state, now)
         self.log.info("Extended the Acquia CDP token: %s days left.", days_left)
         return {"days_left": days_left}
 
@@ -254,7 +277,8 @@ class AcquiaCdpExtendTokenOperator(_TokenOperator):
 class AcquiaCdpDeleteTokenOperator(_TokenOperator):
     """Delete the current token and clear it from the store.
 
-    Tasks using it get 401 until a new token is stored; the next rotation run creates one.
+    Tasks using it get 401 until a new token is stored; the next rotation run creates one. A
+    token CDP already rejects (401 or 403) has nothing left to delete: it is cleared all the same.
 
     :param acquia_cdp_conn_id: the ``acquia_cdp`` connection (templated).
     :param token_store: where the token state lives; default: the ``token_variable`` extra's Variable.
@@ -262,11 +286,14 @@ class AcquiaCdpDeleteTokenOperator(_TokenOperator):
 
     def execute(self, context: Mapping[str, Any]) -> None:
         self.log.warning("Deleting the Acquia CDP token: tasks using it get 401 until a new one is stored.")
-        self.hook.delete_token()
+        try:
+            self.hook.delete_token()
+        except INVALID_TOKEN_ERRORS as error:
+            self.log.warning("Acquia CDP already rejects the token (%s): nothing left to delete.", error.status)
         store = self.hook.token_store
         state = store.read() if store is not None else None
         if state is not None:
-            store.write(replace(state, token=None, expires_at=None, extended_at=None))
+            store.write(state.after_delete())
 
 
 class AcquiaCdpWipeTokensOperator(_TokenOperator):

@@ -9,7 +9,12 @@ from airflow_provider_monetate._compat import BaseOperator
 from airflow_provider_monetate.exceptions import ConfigurationError, DatasetConflictError
 from airflow_provider_monetate.hooks.monetate import MonetateHook
 from airflow_provider_monetate.loading._pipeline import LoadPart
-from airflow_provider_monetate.monetate._datasets import PRIVACY_TYPE, check_definition, field_conflicts
+from airflow_provider_monetate.monetate._datasets import (
+    PRIVACY_TYPE,
+    check_definition,
+    customer_dataset_refusal,
+    field_conflicts,
+)
 from airflow_provider_monetate.monetate._rows import RowRules
 from airflow_provider_monetate.monetate.privacy._ledger import DeletionLedger
 from airflow_provider_monetate.operators._load_base import RecordLoadOperator
@@ -29,6 +34,10 @@ class MonetateCreateDatasetOperator(BaseOperator):
     :param fields: ``{name: {"data_type": ..., "identifier": bool, "unique_key": bool,
         "event_time": bool}}``; may be ``{}`` for ``customer_data_privacy``.
     :param named_identifier: the Identifier Name; Monetate does not use a dataset until set.
+    :param allow_customer_dataset: create a customer dataset (type ``attribute``) through the API
+        although Monetate advises against it ("Creating a customer dataset schema via the API is
+        not recommended at this time."); without it, creating one fails the task, while an existing
+        one still gains its missing fields.
     :param monetate_conn_id: the Monetate connection.
     :return: the dataset's schema as Monetate reports it.
     """
@@ -42,6 +51,7 @@ class MonetateCreateDatasetOperator(BaseOperator):
         type: str,
         fields: dict[str, dict[str, Any]] | None = None,
         named_identifier: str | None = None,
+        allow_customer_dataset: bool = False,
         monetate_conn_id: str = MonetateHook.default_conn_name,
         **kwargs,
     ) -> None:
@@ -50,6 +60,7 @@ class MonetateCreateDatasetOperator(BaseOperator):
         self.type = type
         self.fields = fields or {}
         self.named_identifier = named_identifier
+        self.allow_customer_dataset = allow_customer_dataset
         self.monetate_conn_id = monetate_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -59,6 +70,9 @@ class MonetateCreateDatasetOperator(BaseOperator):
         hook = MonetateHook(self.monetate_conn_id)
         existing = hook.find_schema(self.name)
         if existing is None:
+            refusal = customer_dataset_refusal(self.name, self.type, self.allow_customer_dataset)
+            if refusal:
+                raise ConfigurationError(refusal)
             body = {"name": self.name, "type": self.type, "fields": self.fields}
             if self.named_identifier:
                 body["named_identifier"] = self.named_identifier
@@ -107,6 +121,11 @@ class MonetatePostRecordsOperator(RecordLoadOperator):
     :param dataset: the dataset name.
     :param unknown_fields: ``reject`` (default) a row with a field the dataset lacks, or
         ``drop`` such fields (counted in the summary).
+    :param multi_string_commas: how a MULTI_STRING list item holding a comma is sent, which
+        Monetate's documents leave open: ``reject`` (default) rejects the row, naming row and field
+        (as it does an item starting with ``"`` or ending with ``\\``), so no server can split an
+        item; ``quote`` sends ``"a, b",c`` (the product catalog's quoting); ``backslash`` sends
+        ``a\\, b,c``. Choose the one your Monetate account reads: the other one splits the item.
     :param exclude_erased: a proof-of-deletion ledger (local path or object storage URI, see
         :class:`~airflow_provider_monetate.monetate.privacy._ledger.DeletionLedger`): rows whose identifier
         the ledger lists as erased (deletion submitted or confirmed, in any system) are not sent,
@@ -127,6 +146,7 @@ class MonetatePostRecordsOperator(RecordLoadOperator):
         *,
         dataset: str,
         unknown_fields: str = "reject",
+        multi_string_commas: str = "reject",
         exclude_erased: Any = None,
         allow_empty_ledger: bool = False,
         monetate_conn_id: str = MonetateHook.default_conn_name,
@@ -135,13 +155,15 @@ class MonetatePostRecordsOperator(RecordLoadOperator):
         super().__init__(**kwargs)
         self.dataset = dataset
         self.unknown_fields = unknown_fields
+        self.multi_string_commas = multi_string_commas
         self.exclude_erased = exclude_erased
         self.allow_empty_ledger = allow_empty_ledger
         self.monetate_conn_id = monetate_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         hook = MonetateHook(self.monetate_conn_id, pool_size=self.max_in_flight)
-        rules = RowRules.from_schema(hook.get_schema(self.dataset), unknown_fields=self.unknown_fields)
+        rules = RowRules.from_schema(hook.get_schema(self.dataset), unknown_fields=self.unknown_fields,
+                                     multi_string_commas=self.multi_string_commas)
         upserts = rules.has_unique_key  # a repeated batch replaces its rows instead of duplicating them
 
         def send(batch) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO, Any
+from typing import Any
 
 from airflow_provider_monetate._compat import configured_executors
 from airflow_provider_monetate._data_fields import describe_customer_ids
@@ -20,10 +21,17 @@ from airflow_provider_monetate.monetate._datasets import PRIVACY_TYPE
 from airflow_provider_monetate.monetate._rows import RowRules, to_utc_iso
 from airflow_provider_monetate.monetate.privacy._ledger import (
     MONETATE,
+    NOT_HELD,
     SUBMITTED,
     DeletionLedger,
     LedgerEntry,
     utc_now_iso,
+)
+from airflow_provider_monetate.monetate.privacy._submission import (
+    BodyShapeChooser,
+    Precheck,
+    customer_id_text,
+    shapes_to_try,
 )
 from airflow_provider_monetate.operators._load_base import RecordLoadOperator
 from airflow_provider_monetate.storage import (
@@ -48,6 +56,20 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
     them nothing is sent. Only ``customer_id`` and ``delete_request_time`` are posted; other
     input columns are never sent.
 
+    Before the first deletion is posted, each ID's status is asked (``precheck=True``), so that
+    the ledger, the receipt and the sensor tell ``confirmed`` (Monetate was seen holding the
+    customer, then reported it gone) from ``not_held`` (Monetate answered ``NOT_FOUND`` before
+    the submission: nothing to erase; the ID is still submitted, so that Monetate purges it if
+    it ever sees it). A retry reuses the first try's answers.
+
+    The documents disagree on the body (the privacy page's example is one flat object, the Data
+    API spec's contract ``{"schema_rows": [...]}``) and on ``delete_request_time`` (its prose
+    says ``YYYY-MM-DD``, its example is a date-time). With ``body="auto"`` and
+    ``delete_request_time_format="auto"`` (the defaults) the first post finds the form Monetate
+    takes: ``schema_rows`` before flat objects, a date-time before a date, the next one tried
+    after a 400 (which processes nothing); the form taken is kept for the run and named in the
+    receipt. Flat objects go one ID per request.
+
     A retried task skips the batches the previous try delivered and resends the ones it
     sent without an acknowledgement: the privacy dataset has no unique key, but asking twice
     to delete the same customer deletes nothing more, whereas a dropped request would leave
@@ -69,6 +91,13 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
     :param delete_request_time: when the people asked to be erased: a datetime, an ISO date or
         ISO datetime (naive means UTC). Default: now. A record's own ``delete_request_time``
         field, when present, wins. A time in the future is refused.
+    :param body: ``"auto"`` (default), ``"schema_rows"`` or ``"flat"``: the body of the posts.
+    :param delete_request_time_format: ``"auto"`` (default), ``"datetime"`` or ``"date"``: how the
+        request time is written in the posts (the ledger and the IDs file keep the full time).
+    :param precheck: ask each ID's status before submitting (default ``True``). ``False`` skips
+        those calls for very large requests: the sensor then records an ID ``NOT_FOUND`` at its
+        first look as ``gone_unverified`` (it cannot tell "erased" from "never held").
+    :param precheck_concurrency: status calls in flight at once for the pre-check.
     :param create_dataset_if_missing: create the privacy dataset when it does not exist.
     :param ledger: the proof-of-deletion ledger directory (local path or object storage URI);
         default ``$AIRFLOW_HOME/monetate/deletion_ledger``.
@@ -77,8 +106,9 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
         With several workers, use storage the sensor can read too.
     :param monetate_conn_id: the Monetate connection.
     :return: the receipt: ``dataset``, ``count``, ``submitted_at``, ``delete_request_time``,
-        ``ids_path``, ``ids_sha256``, ``dry_run``, ``work_dir``, ``ledger``, ``hash_ids`` and the
-        run counts.
+        ``ids_path``, ``ids_sha256``, ``dry_run``, ``work_dir``, ``ledger``, ``hash_ids``, the
+        run counts, ``precheck`` with the counts ``held`` and ``not_held`` (``None`` without a
+        pre-check), and ``body`` and ``delete_request_time_format``: the form Monetate took.
     """
 
     data_fields = (*RecordLoadOperator.data_fields, "customer_ids")
@@ -95,6 +125,10 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
         source: Any = None,
         id_field: str = "customer_id",
         delete_request_time: Any = None,
+        body: str = "auto",
+        delete_request_time_format: str = "auto",
+        precheck: bool = True,
+        precheck_concurrency: int = 32,
         create_dataset_if_missing: bool = False,
         ledger: Any = None,
         hash_ids: bool = False,
@@ -107,6 +141,13 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
         self.customer_ids = customer_ids
         self.id_field = id_field
         self.delete_request_time = delete_request_time
+        self._shapes = shapes_to_try(body, delete_request_time_format)  # an unknown choice fails the DAG's parse
+        self.body = body
+        self.delete_request_time_format = delete_request_time_format
+        if precheck_concurrency < 1:
+            raise ConfigurationError("precheck_concurrency must be at least 1")
+        self.precheck = precheck
+        self.precheck_concurrency = precheck_concurrency
         self.create_dataset_if_missing = create_dataset_if_missing
         self.ledger = ledger
         self.hash_ids = hash_ids
@@ -117,7 +158,7 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
         now = utc_now_iso()
         requested = self._request_time(now)
         source = self._id_source()
-        hook = MonetateHook(self.monetate_conn_id, pool_size=self.max_in_flight)
+        hook = MonetateHook(self.monetate_conn_id, pool_size=max(self.max_in_flight, self.precheck_concurrency))
         self._ensure_dataset(hook)
 
         ti = context["ti"]
@@ -126,30 +167,24 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
         warn_if_worker_local(self.log, configured_executors(), ledger=ledger_location, work_dir=work_location)
         ledger = DeletionLedger(ledger_location, hash_ids=self.hash_ids)
         work_dir = Folder(work_location)
-        ids_name = f"{checkpoint_key(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, 'map_index', -1))}.ids.ndjson"
+        task_key = checkpoint_key(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
         ids = _SubmittedIds()
-
-        def load(ids_file: IO[bytes] | None) -> dict[str, Any]:
-            return self.run_load(
-                context, normalize=self._normalizer(requested, now), send=self._sender(hook, ledger, ti),
-                resend_safe=True, exclude=ids.first_sighting(ids_file), retries=lambda: hook.api.retries,
-                what=f"Monetate deletions ({self.privacy_dataset})", source=source,
-            )
-
-        if self.dry_run:
-            summary, ids_path = load(None), None  # nothing submitted: no raw IDs kept on disk
-        else:
-            # The IDs file is published only when the whole run succeeds (Folder.create), so a
-            # receipt never points at a partial list; the batches acknowledged before a failure
-            # are in the ledger already (see _sender).
-            with work_dir.create(ids_name) as ids_file:
-                summary = load(ids_file)
-            ids_path = str(work_dir.path(ids_name))
-        self.log.info(
-            "%s %d customer ID(s) for deletion to %r (%d duplicate(s) sent once, %d rejected); IDs in %s, ledger %s",
-            "Dry run, would submit" if self.dry_run else "Submitted", len(ids.seen), self.privacy_dataset,
-            summary["rows_excluded"], summary["rows_rejected"], ids_path or "no file (dry run)", ledger.location,
+        precheck = Precheck(work_location, task_key, lambda cid: hook.deletion_status(self.privacy_dataset, cid)[0],
+                            self.precheck_concurrency, self.log) if self.precheck else None
+        chooser = BodyShapeChooser(self._shapes)
+        summary = self.run_load(
+            context, normalize=self._normalizer(requested, now),
+            send=self._sender(hook, ledger, ti, chooser, precheck, ids),
+            resend_safe=True, exclude=ids.first_sighting, retries=lambda: hook.api.retries,
+            what=f"Monetate deletions ({self.privacy_dataset})", source=source,
         )
+        ids_path, held = None, None  # a dry run submits nothing: no raw IDs kept on disk
+        if not self.dry_run:
+            held = {cid: was_held for cid, was_held in precheck.load().items() if cid in ids.seen} if precheck else None
+            ids_path = ids.publish(work_dir, f"{task_key}.ids.ndjson", held or {})
+            if precheck:
+                precheck.discard()  # its answers are in the IDs file now
+        self._log_submission(ids, summary, ids_path, ledger, held, chooser)
         return {
             "dataset": self.privacy_dataset, "count": len(ids.seen), "submitted_at": utc_now_iso(),
             "delete_request_time": requested, "ids_path": ids_path,
@@ -157,28 +192,62 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
             "ledger": ledger.location, "hash_ids": self.hash_ids,
             **{key: summary[key] for key in ("rows_read", "rows_sent", "rows_already_sent", "rows_rejected")},
             "duplicates": summary["rows_excluded"], "rejects_path": summary["rejects"]["path"], "dry_run": self.dry_run,
+            "precheck": held is not None, **_held_counts(held),
+            "body": chooser.settled.body if chooser.settled else None,
+            "delete_request_time_format": chooser.settled.time_format if chooser.settled else None,
         }
 
-    def _sender(self, hook: MonetateHook, ledger: DeletionLedger, ti: Any) -> Callable[[Batch], None]:
-        """Posts one batch, then records its IDs in the ledger as ``submitted``.
+    def _log_submission(self, ids: _SubmittedIds, summary: dict[str, Any], ids_path: str | None,
+                        ledger: DeletionLedger, held: dict[str, bool] | None, chooser: BodyShapeChooser) -> None:
+        self.log.info(
+            "%s %d customer ID(s) for deletion to %r (%d duplicate(s) sent once, %d rejected)%s%s; IDs in %s, "
+            "ledger %s",
+            "Dry run, would submit" if self.dry_run else "Submitted", len(ids.seen), self.privacy_dataset,
+            summary["rows_excluded"], summary["rows_rejected"],
+            "" if held is None else "; before submission Monetate held {held} and did not hold {not_held} "
+            "(nothing to erase)".format(**_held_counts(held)),
+            f", as {chooser.settled.describe()}" if chooser.settled and summary["rows_sent"] else "",
+            ids_path or "no file (dry run)", ledger.location,
+        )
 
-        Recorded as soon as Monetate acknowledges the batch, so a task that fails later still
-        leaves these customers in the ledger (and ``exclude_erased`` keeps them out of later
-        loads). A retry skips acknowledged batches, so it does not record them again. A crash
-        between the acknowledgement and the ledger write leaves the batch in doubt: the retry
-        resends it (deleting twice is harmless) and records it then.
+    def _sender(self, hook: MonetateHook, ledger: DeletionLedger, ti: Any, chooser: BodyShapeChooser,
+                precheck: Precheck | None, ids: _SubmittedIds) -> Callable[[Batch], None]:
+        """Posts one batch in the form Monetate takes, then records its IDs in the ledger as ``submitted``
+        (and, for an ID the pre-check found not held, ``not_held``).
+
+        The first call asks the pre-check (once, before anything is posted). The rows of a batch
+        are recorded as soon as Monetate acknowledges them (with flat bodies, each row is its own
+        request: the rows acknowledged before a failure are recorded too), so a task that fails
+        later still leaves these customers in the ledger (and ``exclude_erased`` keeps them out
+        of later loads). A retry skips acknowledged batches, so it does not record them again. A
+        crash between the acknowledgement and the ledger write leaves the batch in doubt: the
+        retry resends it (deleting twice is harmless) and records it then.
         """
 
+        def post(body: bytes) -> None:
+            hook.post_rows(self.privacy_dataset, body=body, retry_ambiguous=True)
+
         def send(batch: Batch) -> None:
-            hook.post_rows(self.privacy_dataset, body=batch.body("schema_rows"), retry_ambiguous=True)
-            acknowledged_at = utc_now_iso()
-            ledger.append(
-                LedgerEntry(row["customer_id"], MONETATE, SUBMITTED, row["delete_request_time"], acknowledged_at,
-                            None, self.privacy_dataset, ti.dag_id, ti.run_id)
-                for row in json.loads(b"[" + batch.payload + b"]")
-            )
+            held = precheck.ask(ids.seen) if precheck else {}  # every ID is known: the check pass is over
+            acknowledged: list[dict[str, Any]] = []
+            try:
+                chooser.post(json.loads(b"[" + batch.payload + b"]"), post, acknowledged)
+            finally:
+                self._record(ledger, ti, acknowledged, held, precheck.checked_at if precheck else None)
 
         return send
+
+    def _record(self, ledger: DeletionLedger, ti: Any, rows: list[dict[str, Any]], held: dict[str, bool],
+                checked_at: str | None) -> None:
+        """``submitted`` for each acknowledged row; ``not_held`` (when the pre-check asked) for those not held."""
+        at = utc_now_iso()
+        where = (self.privacy_dataset, ti.dag_id, ti.run_id)
+        ledger.append(itertools.chain(
+            (LedgerEntry(row["customer_id"], MONETATE, SUBMITTED, row["delete_request_time"], at, None, *where)
+             for row in rows),
+            (LedgerEntry(row["customer_id"], MONETATE, NOT_HELD, row["delete_request_time"], at, checked_at, *where)
+             for row in rows if held.get(row["customer_id"]) is False),
+        ))
 
     def _normalizer(self, requested: str, now: str) -> Normalizer:
         """Checks one input record: its ID, and its ``delete_request_time`` (default ``requested``,
@@ -186,9 +255,9 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
         rules = RowRules.from_schema({"type": PRIVACY_TYPE})
 
         def normalize(number: int, record: dict) -> tuple[dict | None, list[Rejection]]:
-            customer_id = record.get(self.id_field)
-            if customer_id is None or (isinstance(customer_id, str) and not customer_id.strip()):
-                return None, [Rejection(number, self.id_field, "missing or empty customer ID")]
+            customer_id, reason = customer_id_text(record.get(self.id_field))
+            if customer_id is None:
+                return None, [Rejection(number, self.id_field, reason or "missing or empty customer ID")]
             when = record.get("delete_request_time") or requested
             row, rejections = rules.normalize(number, {"customer_id": customer_id, "delete_request_time": when})
             if row is not None and row["delete_request_time"] > now:
@@ -251,23 +320,36 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
 
 
 class _SubmittedIds:
-    """The distinct IDs of a submission, in input order, as written to the IDs file, with its SHA-256."""
+    """The distinct IDs of a submission, in input order, with their request times; then the IDs file."""
 
     def __init__(self) -> None:
-        self.seen: set[str] = set()
+        self.seen: dict[str, str] = {}  # customer_id -> delete_request_time
         self.digest = hashlib.sha256()
 
-    def first_sighting(self, ids_file: IO[bytes] | None) -> Callable[[dict], bool]:
-        """``exclude`` for the load: True for an ID already seen; a first sighting goes to ``ids_file``."""
+    def first_sighting(self, row: dict) -> bool:
+        """``exclude`` for the load: True for an ID already seen."""
+        if row["customer_id"] in self.seen:
+            return True
+        self.seen[row["customer_id"]] = row["delete_request_time"]
+        return False
 
-        def duplicate(row: dict) -> bool:
-            if row["customer_id"] in self.seen:
-                return True
-            self.seen.add(row["customer_id"])
-            if ids_file is not None:
-                line = encode_row(row) + b"\n"
-                self.digest.update(line)
-                ids_file.write(line)
-            return False
+    def publish(self, work_dir: Folder, name: str, held: dict[str, bool]) -> str:
+        """Write the IDs file (one ``{customer_id, delete_request_time, held?}`` line per ID, ``held`` as
+        the pre-check saw it) and return its location; :attr:`digest` is its SHA-256."""
+        with work_dir.create(name) as file:
+            for customer_id, requested in self.seen.items():
+                line: dict[str, Any] = {"customer_id": customer_id, "delete_request_time": requested}
+                if customer_id in held:
+                    line["held"] = held[customer_id]
+                data = encode_row(line) + b"\n"
+                self.digest.update(data)
+                file.write(data)
+        return str(work_dir.path(name))
 
-        return duplicate
+
+def _held_counts(held: dict[str, bool] | None) -> dict[str, int | None]:
+    """``held`` and ``not_held`` for the receipt: how many IDs the pre-check found held, and not."""
+    if held is None:
+        return {"held": None, "not_held": None}
+    not_held = sum(1 for was_held in held.values() if not was_held)
+    return {"held": len(held) - not_held, "not_held": not_held}

@@ -7,8 +7,9 @@ from functools import cached_property
 from typing import Any
 
 from airflow_provider_monetate._compat import BaseSensorOperator
+from airflow_provider_monetate.acquia_cdp.tokens._hook_api import INVALID_TOKEN_ERRORS
 from airflow_provider_monetate.acquia_cdp.tokens._store import TokenStore
-from airflow_provider_monetate.exceptions import ApiAuthError, ConfigurationError
+from airflow_provider_monetate.exceptions import ConfigurationError
 from airflow_provider_monetate.hooks.acquia_cdp import AcquiaCdpHook
 
 __all__ = ["AcquiaCdpTokenExpirySensor"]
@@ -18,11 +19,14 @@ class AcquiaCdpTokenExpirySensor(BaseSensorOperator):
     """Succeed while the stored Acquia CDP token has more than ``fail_days`` left; warn as it nears expiry.
 
     Put it at the start of ingestion DAGs (and after the rotation). Each poke verifies the token
-    with CDP (``GET /token``), which reports the real ``expires_in``, and logs the days left:
-    at or below each ``warn_days`` threshold (default 30, 14, 7) with growing urgency (a warning,
-    a warning to check the rotation DAG, then an error at the last one). The poke returns
-    ``False`` at or below ``fail_days`` (default 1) or when CDP rejects the token (401); a token
-    that cannot be read at all (no store, nothing stored) raises at once.
+    with CDP (``GET /token``) and logs the days left: the smaller of CDP's ``expires_in`` and the
+    expiry the token store tracks from the rotation's creates and extends (CDP's figure may be the
+    fixed lifetime, not the seconds left; a token the store does not track, such as the ``token``
+    extra, has CDP's figure only). At or below each ``warn_days`` threshold (default 30, 14, 7) it
+    warns with growing urgency (a warning, a warning to check the rotation DAG, then an error at
+    the last one). The poke returns ``False`` at or below ``fail_days`` (default 1) or when CDP
+    rejects the token (401 or 403); a token that cannot be read at all (no store, nothing
+    stored) raises at once.
 
     Why a sensor rather than a check operator: an unhealthy token can become healthy without
     anyone touching this DAG (the rotation DAG extends or replaces it), so waiting is sometimes
@@ -72,10 +76,11 @@ class AcquiaCdpTokenExpirySensor(BaseSensorOperator):
     def poke(self, context: Mapping[str, Any]) -> bool:
         try:
             days_left = self.hook.verify_token().days_left
-        except ApiAuthError:
+        except INVALID_TOKEN_ERRORS as error:
             self.log.error(
-                "The Acquia CDP token is invalid (401 on GET /token): it expired, was deleted or was replaced "
-                "by a newer one. Run the token rotation DAG to create a new one."
+                "The Acquia CDP token is invalid (%s on GET /token): it expired, was deleted or was replaced "
+                "by a newer one. Run the token rotation DAG to create a new one.",
+                error.status,
             )
             return False
         if days_left <= self.fail_days:

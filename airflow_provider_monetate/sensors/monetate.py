@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -15,16 +13,17 @@ from airflow_provider_monetate._data_fields import DataFieldsMixin, describe_cus
 from airflow_provider_monetate.exceptions import ConfigurationError, MonetateProviderError, ReceiptError
 from airflow_provider_monetate.hooks.monetate import MonetateHook
 from airflow_provider_monetate.loading._checkpoints import checkpoint_key
-from airflow_provider_monetate.monetate.privacy._ledger import MONETATE, DeletionLedger, utc_now_iso
-from airflow_provider_monetate.monetate.privacy._polling import StatusRound
+from airflow_provider_monetate.monetate.privacy._ledger import MONETATE, SETTLED, DeletionLedger, utc_now_iso
+from airflow_provider_monetate.monetate.privacy._polling import ask_statuses
+from airflow_provider_monetate.monetate.privacy._submission import customer_id_text
 from airflow_provider_monetate.monetate.privacy._watch import (
     DeletionWatch,
+    Submitted,
     check_receipt,
     delete_submitted_ids,
-    read_submitted_ids,
+    read_submitted,
 )
 from airflow_provider_monetate.storage import (
-    Folder,
     as_location,
     default_deletion_work_dir,
     default_ledger,
@@ -45,11 +44,16 @@ class MonetateDeletionSensor(DataFieldsMixin, BaseSensorOperator):
     """Wait until Monetate's Customer ID Status endpoint reports every ID ``NOT_FOUND``.
 
     Monetate erases customers in nightly batches, usually within 24-48 hours. Each poke asks
-    about the IDs not yet confirmed (``max_concurrency`` calls at a time) and records each
-    confirmation in the proof-of-deletion ledger as it arrives. ``PENDING`` (queued) and
-    ``FOUND`` (data present, no deletion queued) keep it waiting. Past ``expected_completion``
-    it warns, naming the IDs still there; at ``timeout`` it fails, naming them, and asks you
-    to open a Monetate support ticket.
+    about the IDs not yet settled (``max_concurrency`` calls at a time) and records each outcome
+    in the proof-of-deletion ledger as it arrives: ``confirmed`` when Monetate answers
+    ``NOT_FOUND`` for an ID it was seen holding (``FOUND`` or ``PENDING``, at the submit task's
+    pre-check or at an earlier poke), ``gone_unverified`` when ``NOT_FOUND`` is the first answer
+    ever seen for the ID (submitted with ``precheck=False``, or watched by ``customer_ids=``).
+    IDs the pre-check found not held are settled ``not_held`` without a call. ``PENDING``,
+    ``FOUND`` and ``UNKNOWN`` (an integer code whose description says nothing) keep it
+    waiting; a 404 from the status endpoint of the privacy dataset reads as ``NOT_FOUND``. Past
+    ``expected_completion`` it warns, naming the IDs still there; at ``timeout`` it fails,
+    naming them, and asks you to open a Monetate support ticket.
 
     Confirmations are kept in a small state file (``work_dir``), so reschedule mode, retries
     and a restarted triggerer never ask about a confirmed ID again. With several workers, or
@@ -82,8 +86,10 @@ class MonetateDeletionSensor(DataFieldsMixin, BaseSensorOperator):
     :param deferrable: wait in the triggerer instead of a worker.
     :param poke_interval: seconds between pokes (default 1 h: deletions run nightly).
     :param timeout: seconds before failing (default 72 h).
-    :return: the report: counts, first and last confirmation times, the ledger, the per-ID
-        report file, and (up to 100 IDs) ``customers``: ID to confirmation time.
+    :return: the report: ``total`` and the counts ``confirmed``, ``not_held``,
+        ``gone_unverified``; first and last confirmation times; the ledger; the per-ID report
+        file; and (up to 100 IDs) ``customers`` (ID to the time its outcome was known) and
+        ``outcomes`` (ID to its outcome).
     """
 
     data_fields = ("customer_ids",)  # never rendered as Jinja; shown as a count
@@ -169,17 +175,30 @@ class MonetateDeletionSensor(DataFieldsMixin, BaseSensorOperator):
             "work_dir": as_location(self.work_dir or receipt.get("work_dir")) or default_deletion_work_dir(),
         }
 
-    def _targets(self) -> dict[str, str | None]:
-        """``{customer_id: delete_request_time}`` of every ID to watch (the IDs file checked against the receipt)."""
+    @cached_property
+    def _submitted(self) -> Submitted:
+        """The IDs to watch with their request times, and what the submit task's pre-check saw
+        (the IDs file checked against the receipt)."""
         settings = self._settings
         if settings["ids_path"]:
-            return read_submitted_ids(as_location(settings["ids_path"]), sha256=settings["ids_sha256"],
-                                      count=settings["count"])
+            return read_submitted(as_location(settings["ids_path"]), sha256=settings["ids_sha256"],
+                                  count=settings["count"])
         ids = self.data_value("customer_ids")
         if isinstance(ids, (str, bytes, Mapping)):
             raise ConfigurationError(f"{self.task_id}: customer_ids must be a list of IDs.")
-        raw = (item.get("customer_id") if isinstance(item, Mapping) else item for item in ids or ())
-        return dict.fromkeys(text for text in (str(v).strip() for v in raw if v is not None) if text)
+        targets: dict[str, str | None] = {}
+        for position, item in enumerate(ids or ()):
+            value = item.get("customer_id") if isinstance(item, Mapping) else item
+            text, reason = customer_id_text(value)
+            if text is None and value is not None and value != "" and not str(value).isspace():
+                raise ConfigurationError(f"{self.task_id}: customer_ids[{position}]: {reason}.")
+            if text:
+                targets[text] = None
+        return Submitted(targets)
+
+    def _targets(self) -> dict[str, str | None]:
+        """``{customer_id: delete_request_time}`` of every ID to watch."""
+        return self._submitted.times
 
     def _provenance(self, context: Mapping[str, Any]) -> dict[str, Any]:
         """What each confirmation record in the ledger says about where it came from."""
@@ -190,7 +209,9 @@ class MonetateDeletionSensor(DataFieldsMixin, BaseSensorOperator):
 
     def _watch(self, context: Mapping[str, Any]) -> DeletionWatch:
         settings = self._settings
-        return DeletionWatch(settings["work_dir"], self._key(context), settings["ledger"], self._provenance(context))
+        watch = DeletionWatch(settings["work_dir"], self._key(context), settings["ledger"], self._provenance(context))
+        watch.take_precheck(self._submitted.held, settings["submitted_at"] or watch.started_at)
+        return watch
 
     @staticmethod
     def _key(context: Mapping[str, Any]) -> str:
@@ -235,21 +256,10 @@ class MonetateDeletionSensor(DataFieldsMixin, BaseSensorOperator):
         return MonetateHook(self.monetate_conn_id, pool_size=self.max_concurrency)
 
     def _check(self, pending: list[str]) -> dict[str, str]:
-        """Statuses of ``pending``, ``max_concurrency`` calls at a time (see :class:`StatusRound`)."""
+        """Statuses of ``pending``, ``max_concurrency`` calls at a time (see :func:`ask_statuses`)."""
         hook, dataset = self.hook, self._settings["dataset"]
-        status_round = StatusRound(pending, self.max_concurrency)
-
-        def work() -> None:
-            while (customer_id := status_round.next_id()) is not None:
-                try:
-                    status_round.record(customer_id, hook.deletion_status(dataset, customer_id)[0])
-                except Exception as error:  # the round decides which failures end the task
-                    status_round.fail(error)
-
-        with ThreadPoolExecutor(max_workers=status_round.workers, thread_name_prefix="deletion-status") as pool:
-            for _ in range(status_round.workers):
-                pool.submit(work)
-        return status_round.finish(self.log)
+        return ask_statuses(pending, lambda cid: hook.deletion_status(dataset, cid)[0], self.max_concurrency,
+                            self.log)
 
     def _defer(self, context: Any) -> None:
         settings = self._settings
@@ -289,7 +299,7 @@ class MonetateDeletionSensor(DataFieldsMixin, BaseSensorOperator):
     # -- outcomes ------------------------------------------------------------------------------
 
     def _finish(self, context: Any) -> dict[str, Any]:
-        """Every ID is confirmed: write the per-ID report, drop the state file, return the summary."""
+        """Every ID is settled: write the per-ID report, drop the state file, return the summary."""
         targets = self._targets()
         watch = self._watch(context)
         if watch.pending(targets):
@@ -300,31 +310,25 @@ class MonetateDeletionSensor(DataFieldsMixin, BaseSensorOperator):
             )
         ledger: DeletionLedger = self._settings["ledger"]
         self._check_ledger_proves(targets, watch)
-        times = [watch.confirmed[cid] for cid in targets]
         report: dict[str, Any] = {
             "dataset": self._settings["dataset"],
-            "total": len(targets),
-            "confirmed": len(times),
-            "first_confirmed_at": min(times, default=None),
-            "last_confirmed_at": max(times, default=None),
+            **watch.summary(targets, INLINE_REPORT_MAX),
             "ledger": ledger.location,
             "hash_ids": ledger.hash_ids,
             "report_path": self._write_report(context, targets, watch),
         }
-        if len(targets) <= INLINE_REPORT_MAX:
-            report["customers"] = {ledger.stored_id(cid): watch.confirmed[cid] for cid in targets}
         watch.finish()
         if self._settings["ids_path"]:
             # Retention: the raw IDs are no longer needed once the ledger proves every deletion.
             delete_submitted_ids(as_location(self._settings["ids_path"]))
-            self.log.info("Deleted the submitted-IDs file %s: the ledger %s holds every ID's confirmation",
+            self.log.info("Deleted the submitted-IDs file %s: the ledger %s holds every ID's outcome",
                           self._settings["ids_path"], ledger.location)
         return report
 
     def _check_ledger_proves(self, targets: Mapping[str, Any], watch: DeletionWatch) -> None:
-        """Before the work files go: read the ledger back; every ID must have its confirmation there."""
+        """Before the work files go: read the ledger back; every ID must have its outcome there."""
         ledger: DeletionLedger = self._settings["ledger"]
-        missing = ledger.unconfirmed(targets, system=MONETATE)
+        missing = ledger.unconfirmed(targets, system=MONETATE, settled=SETTLED)
         if missing:
             raise MonetateProviderError(
                 f"Monetate confirmed every ID gone, but the ledger {ledger.location} has no confirmation for "
@@ -338,7 +342,7 @@ class MonetateDeletionSensor(DataFieldsMixin, BaseSensorOperator):
         watch = self._watch(context)
         stragglers = watch.stragglers(targets)
         report_path = self._write_report(context, targets, watch)
-        found = any(status == "FOUND" for _, status in stragglers)
+        last = {status for _, status in stragglers}
         since = self._settings["submitted_at"] or watch.started_at
         message = (
             f"Monetate has not confirmed the deletion of {len(stragglers)} of {len(targets)} customer ID(s) in "
@@ -347,29 +351,22 @@ class MonetateDeletionSensor(DataFieldsMixin, BaseSensorOperator):
             f"Per-ID report: {report_path}. Monetate's nightly batches normally finish within 48 hours: open a "
             "ticket with Monetate Technical Support (support.monetate.com) naming these IDs and the dataset."
         )
-        if found:
+        if "FOUND" in last:
             message += (
                 " FOUND means Monetate holds data for the ID but has no deletion queued: check that the IDs were "
                 "posted to this dataset, and that no load sends them again (exclude_erased=)."
             )
+        if "UNKNOWN" in last:
+            message += (
+                " UNKNOWN means Monetate answered an integer status code whose description did not say PENDING, "
+                "FOUND or NOT_FOUND: no document maps the codes, so the provider never reads one as done. Ask "
+                "Monetate what the code means."
+            )
         return message
 
     def _write_report(self, context: Any, targets: Mapping[str, Any], watch: DeletionWatch) -> str:
-        """One JSON line per ID: ``customer_id`` (as the ledger stores it), ``status``, ``confirmed_at``."""
-        ledger: DeletionLedger = self._settings["ledger"]
-        folder = Folder(self._settings["work_dir"])
-        name = f"{self._key(context)}.report.jsonl"
-        last = dict(watch.stragglers(targets))
-        with folder.create(name) as file:
-            for cid in targets:
-                confirmed_at = watch.confirmed.get(cid)
-                line = {
-                    "customer_id": ledger.stored_id(cid),
-                    "status": "NOT_FOUND" if confirmed_at else last[cid],
-                    "confirmed_at": confirmed_at,
-                }
-                file.write(_json_line(line))
-        return str(folder.path(name))
+        """The per-ID report in ``work_dir`` (see :meth:`DeletionWatch.write_report`)."""
+        return watch.write_report(self._settings["work_dir"], f"{self._key(context)}.report.jsonl", targets)
 
 
 def _seconds(value: timedelta | float) -> float:
@@ -379,6 +376,3 @@ def _seconds(value: timedelta | float) -> float:
 def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
-
-def _json_line(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from airflow_provider_monetate.testing.connections import cdp_connection, monetate_connection, to_json
 from airflow_provider_monetate.testing.keys import generate_key_pair, public_key_pem_of
+from airflow_provider_monetate.testing.readings import Readings
 from airflow_provider_monetate.testing.server import Emulator
 
 __all__ = ["export_lines", "main"]
@@ -49,6 +50,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--invalidation", choices=("all_previous", "evict_oldest"), help="CDP token invalidation reading"
     )
     parser.add_argument("--nightly-batch-hour", type=float, help="UTC hour of the Monetate privacy batch (default 2)")
+    parser.add_argument(
+        "--reading", action="append", default=[], metavar="POINT=READING",
+        help="how to read a point the documents leave open (repeatable); --list-readings shows them",
+    )
+    parser.add_argument("--list-readings", action="store_true", help="print every open point and its readings")
     return parser.parse_args(argv)
 
 
@@ -79,6 +85,10 @@ def export_lines(url: str, key_path: Path, cdp_password: str, cdp_token: str) ->
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m airflow_provider_monetate.testing`` and ``monetate-emulator``."""
     args = _parse_args(argv)
+    if args.list_readings:
+        for name, point in Readings().snapshot().items():
+            print(f"{name}: {' | '.join(point['readings'])} (default {point['reading']})\n    {point['question']}")
+        return 0
     # A real server answers concurrent clients in parallel. Here one interpreter does, and a
     # request thread woken from its latency sleep would otherwise wait up to the default 5 ms
     # GIL slice behind another request's work: shorter slices keep concurrent answers from
@@ -90,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
 
     emulator = Emulator(port=args.port)
     emulator.configure(invalidation=args.invalidation, nightly_batch_hour=args.nightly_batch_hour)
+    try:
+        emulator.set_readings(dict(item.split("=", 1) for item in args.reading))
+    except ValueError as error:  # a malformed item or an unknown point or reading
+        print(f"monetate-emulator: --reading: {error}", file=sys.stderr)
+        return 2
     emulator.add_monetate_user(DEMO_MONETATE_USER, public_pem, DEMO_SHORTNAME)
     cdp_password = secrets.token_urlsafe(12)
     emulator.add_cdp_user(DEMO_CDP_LOGIN, cdp_password, DEMO_ENVIRONMENT, DEMO_TENANT)

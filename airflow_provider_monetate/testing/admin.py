@@ -75,6 +75,8 @@ class AdminApi:
             ("POST", "reset"): self._reset,
             ("POST", "expire-tokens"): self._expire_tokens,
             ("GET", "config"): lambda query, body: Response(200, emulator.config()),
+            ("GET", "readings"): lambda query, body: Response(200, emulator.readings.snapshot()),
+            ("POST", "readings"): lambda query, body: Response(200, emulator.set_readings(body)),
             ("POST", "config"): lambda query, body: Response(200, emulator.configure(**body)),
             ("POST", "monetate/users"): self._add_monetate_user,
             ("GET", "monetate/rows"): self._monetate_rows,
@@ -159,7 +161,8 @@ class AdminApi:
 
     def _add_cdp_user(self, query: dict[str, str], body: dict[str, Any]) -> Response:
         login, password = _need(body, "login"), _need(body, "password")
-        self.emulator.add_cdp_user(login, password, body.get("environment", "CS"), body.get("tenant_id", "1234"))
+        self.emulator.add_cdp_user(login, password, body.get("environment", "CS"), body.get("tenant_id", "1234"),
+                                   body.get("scheme", "a1user"))
         return Response(201, {"login": login})
 
     def _issue_cdp_token(self, query: dict[str, str], body: dict[str, Any]) -> Response:

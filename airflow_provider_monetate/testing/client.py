@@ -147,6 +147,14 @@ class EmulatorClient:
         """The current configuration."""
         return self._call("GET", "config")
 
+    def set_readings(self, chosen: dict[str, str]) -> dict:
+        """Choose readings of open points (``{"cdp.expires_in": "countdown"}``); returns all points."""
+        return self._call("POST", "readings", chosen)
+
+    def readings(self) -> dict:
+        """Every open point: the reading in force, the readings, what the documents say."""
+        return self._call("GET", "readings")
+
     def add_monetate_user(self, username: str, public_key_pem: str, shortname: str) -> None:
         """Register a Monetate API user."""
         self._call(
@@ -157,9 +165,11 @@ class EmulatorClient:
         """Deactivate a Monetate API user's key."""
         self._call("POST", f"monetate/users/{username}/deactivate")
 
-    def add_cdp_user(self, login: str, password: str, environment: str = "CS", tenant_id: str = "1234") -> None:
-        """Register a CDP integration user."""
-        body = {"login": login, "password": password, "environment": environment, "tenant_id": str(tenant_id)}
+    def add_cdp_user(self, login: str, password: str, environment: str = "CS", tenant_id: str = "1234",
+                     scheme: str = "a1user") -> None:
+        """Register a CDP integration user (``scheme="a1webtag"``: a webtag service user)."""
+        body = {"login": login, "password": password, "environment": environment, "tenant_id": str(tenant_id),
+                "scheme": scheme}
         self._call("POST", "cdp/users", body)
 
     def issue_cdp_token(self, login: str) -> str:

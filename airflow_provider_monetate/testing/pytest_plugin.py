@@ -136,8 +136,17 @@ def monetate_emulator(tmp_path_factory: pytest.TempPathFactory):
         emulator.stop()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "emulator_readings(chosen): readings of open points for the emulator fixture, e.g. "
+        '@pytest.mark.emulator_readings({"cdp.expires_in": "countdown"})',
+    )
+
+
 @pytest.fixture
-def emulator(monetate_emulator: EmulatorHandle) -> EmulatorHandle:
-    """The session emulator, reset for this test."""
+def emulator(monetate_emulator: EmulatorHandle, request: pytest.FixtureRequest) -> EmulatorHandle:
+    """The session emulator, reset for this test, with the readings the ``emulator_readings`` marker asks."""
     monetate_emulator.reset()
+    for marker in reversed(list(request.node.iter_markers("emulator_readings"))):  # closest marker wins
+        monetate_emulator.set_readings(marker.args[0])
     return monetate_emulator

@@ -24,6 +24,7 @@ from airflow_provider_monetate.testing.clock import Clock
 from airflow_provider_monetate.testing.faults import Fault, FaultInjector, FaultPlan
 from airflow_provider_monetate.testing.metrics import Counters, RequestLog, loggable_headers, redact_target
 from airflow_provider_monetate.testing.monetate import MonetateService
+from airflow_provider_monetate.testing.readings import Readings
 from airflow_provider_monetate.testing.wire import ApiError, Handler, Request, Response, Service
 
 __all__ = ["HOST", "MONETATE_PATH_PREFIX", "Emulator"]
@@ -44,8 +45,10 @@ class Emulator:
     def __init__(self, port: int = 0) -> None:
         self._requested_port = port
         self.clock = Clock()
-        self.monetate = MonetateService(self.clock)
-        self.cdp = CdpService(self.clock)
+        #: The reading in force for every point the documents leave open (see ``readings``).
+        self.readings = Readings()
+        self.monetate = MonetateService(self.clock, self.readings)
+        self.cdp = CdpService(self.clock, self.readings)
         self.services: tuple[Service, ...] = (self.monetate, self.cdp)
         self.faults = FaultInjector()
         self._counters = Counters()
@@ -130,7 +133,7 @@ class Emulator:
         return self._log.snapshot()
 
     def reset(self, users: bool = False) -> None:
-        """Clear data, tokens, faults, counters, log, clock offset and configuration.
+        """Clear data, tokens, faults, counters, log, clock offset, configuration and readings.
 
         :param users: also forget registered Monetate and CDP users.
         """
@@ -140,6 +143,16 @@ class Emulator:
         self._counters.reset()
         self._log.reset()
         self.clock.reset()
+        self.readings.reset()
+
+    def set_reading(self, name: str, reading: str) -> None:
+        """Choose how an open point of the documents is read (see :mod:`.readings`)."""
+        self.readings.set(name, reading)
+
+    def set_readings(self, chosen: dict[str, str]) -> dict[str, dict]:
+        """Choose several readings at once; returns every point with the reading in force."""
+        self.readings.set_many(chosen)
+        return self.readings.snapshot()
 
     # --- state setup -----------------------------------------------------------------
 
@@ -151,13 +164,15 @@ class Emulator:
         """Deactivate the user's public key: its tokens and refreshes then get 403."""
         self.monetate.auth.deactivate_key(username)
 
-    def add_cdp_user(self, login: str, password: str, environment: str = "CS", tenant_id: str = "1234") -> None:
-        """Register a CDP integration user.
+    def add_cdp_user(self, login: str, password: str, environment: str = "CS", tenant_id: str = "1234",
+                     scheme: str = "a1user") -> None:
+        """Register a CDP integration user (or, with ``scheme="a1webtag"``, a webtag service user).
 
         :param environment: ``CS``, ``UAT`` or ``PROD`` (sets the token limit).
         :param tenant_id: the tenant its tokens may write to.
+        :param scheme: ``a1user`` (Bearer token on the tracker) or ``a1webtag`` (access key).
         """
-        self.cdp.add_user(login, password, environment, str(tenant_id))
+        self.cdp.add_user(login, password, environment, str(tenant_id), scheme)
 
     def issue_cdp_token(self, login: str) -> str:
         """Create a CDP token without an HTTP call (not counted); limits and invalidation apply."""

@@ -21,7 +21,16 @@ _UNSET: Any = object()
 # msgspec (installed by Airflow) decodes and encodes several times faster than json: the
 # emulator's own CPU is not the client's, and should not slow the clients it serves.
 _decode = msgspec.json.Decoder().decode
-_encode = msgspec.json.Encoder().encode
+
+
+def _text_subclass(value: Any) -> str:
+    # A stored MULTI_STRING is a str subclass (monetate.schema.MultiString): answered as its text.
+    if isinstance(value, str):
+        return str(value)
+    raise NotImplementedError(f"cannot encode {type(value).__name__}")
+
+
+_encode = msgspec.json.Encoder(enc_hook=_text_subclass).encode
 
 
 @dataclass

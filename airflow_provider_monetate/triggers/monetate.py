@@ -21,21 +21,21 @@ from typing import Any
 import httpx
 
 from airflow_provider_monetate._compat import BaseTrigger, TriggerEvent
-from airflow_provider_monetate.exceptions import ConfigurationError, MonetateProviderError
+from airflow_provider_monetate.exceptions import ApiNotFoundError, ConfigurationError, MonetateProviderError
 from airflow_provider_monetate.hooks.monetate import MonetateHook
 from airflow_provider_monetate.http import AsyncApiClient, one_connection_client
 from airflow_provider_monetate.monetate import _auth as monetate_auth
 from airflow_provider_monetate.monetate.privacy._ledger import DeletionLedger, utc_now_iso
 from airflow_provider_monetate.monetate.privacy._polling import StatusRound
-from airflow_provider_monetate.monetate.privacy._status import DeletionStatus, parse_deletion_status
-from airflow_provider_monetate.monetate.privacy._watch import DeletionWatch, read_submitted_ids
+from airflow_provider_monetate.monetate.privacy._status import DeletionStatus, parse_deletion_status, read_not_found
+from airflow_provider_monetate.monetate.privacy._watch import DeletionWatch, Submitted, read_submitted
 from airflow_provider_monetate.storage import as_location
 
 __all__ = ["MonetateDeletionTrigger"]
 
 
 class MonetateDeletionTrigger(BaseTrigger):
-    """Poll Monetate until every customer ID reports ``NOT_FOUND``, or the deadline passes.
+    """Poll Monetate until every customer ID is settled (``NOT_FOUND``, or not held), or the deadline passes.
 
     Fires one event: ``{"status": "success"}``, ``{"status": "timeout"}`` (after the last
     round at ``deadline``) or ``{"status": "error", "message": ...}``, each with the counts
@@ -123,21 +123,23 @@ class MonetateDeletionTrigger(BaseTrigger):
         yield TriggerEvent(payload)
 
     def _load(self) -> tuple[dict[str, str | None], DeletionWatch]:
-        """Read the IDs and the confirmation state (blocking file I/O, run in a thread)."""
+        """Read the IDs, what the submit task's pre-check saw, and the state (blocking file I/O, run in a thread)."""
         if self.ids_path is not None:
-            targets = read_submitted_ids(as_location(self.ids_path), sha256=self.ids_sha256)
+            submitted = read_submitted(as_location(self.ids_path), sha256=self.ids_sha256)
         else:
-            targets = dict.fromkeys(self.customer_ids or ())
+            submitted = Submitted(dict.fromkeys(self.customer_ids or ()))
         ledger = DeletionLedger(as_location(self.ledger), hash_ids=self.hash_ids)
         watch = DeletionWatch(as_location(self.work_dir), self.state_key, ledger, self.provenance)
-        return targets, watch
+        watch.take_precheck(submitted.held, self.provenance.get("submitted_at") or watch.started_at)
+        return submitted.times, watch
 
     async def _wait_until_gone(self) -> dict[str, Any]:
         targets, watch = await asyncio.to_thread(self._load)
         hook = MonetateHook(self.monetate_conn_id)
         # Reading the connection is blocking (secrets backend, or the triggerer's supervisor).
         host, data_path = await asyncio.to_thread(lambda: (hook.host, hook.data_path))
-        client = AsyncStatusClient(hook, f"{data_path}/customer-data-privacy/{self.privacy_dataset}/")
+        client = AsyncStatusClient(hook, f"{data_path}/customer-data-privacy/{self.privacy_dataset}/",
+                                   self.privacy_dataset)
         while True:
             pending = watch.pending(targets)
             if pending:
@@ -191,14 +193,19 @@ class AsyncStatusClient:
 
     One instance serves all the workers of a round, which share its token.
 
+    A 404 is read as ``NOT_FOUND`` (an ID Monetate never held) once the hook has checked, in a
+    thread, that the privacy dataset exists (:meth:`MonetateHook.is_privacy_dataset`).
+
     :param hook: the Monetate hook (token minting, error hints, retry budget). Its connection
         must already be read: the hints come from ``hook.api``, which reads ``hook.host``.
     :param path: the status endpoint path.
+    :param privacy_dataset: the dataset that path asks about.
     """
 
-    def __init__(self, hook: MonetateHook, path: str) -> None:
+    def __init__(self, hook: MonetateHook, path: str, privacy_dataset: str) -> None:
         self._hook = hook
         self.path = path
+        self.privacy_dataset = privacy_dataset
         self._token = ""
         # The hook's redactor: an error body echoing any credential the hook has held is redacted.
         self.api = AsyncApiClient("Monetate", credential=self, hints=hook.api.hints, retry=hook.retry,
@@ -209,8 +216,13 @@ class AsyncStatusClient:
 
     async def status(self, http: httpx.AsyncClient, customer_id: str) -> DeletionStatus:
         """One ID's status, asked over ``http`` (a client whose ``base_url`` is the API host)."""
-        response = await self.api.request(http, "GET", self.path, params={"id": customer_id})
-        return parse_deletion_status(_json(response).get("data"))[0]
+        try:
+            response = await self.api.request(http, "GET", self.path, params={"id": customer_id})
+        except ApiNotFoundError as error:
+            if not await asyncio.to_thread(self._hook.is_privacy_dataset, self.privacy_dataset):
+                raise
+            return read_not_found(error.messages)[0]
+        return parse_deletion_status(_json(response).get("data"), customer_id)[0]
 
     # -- the AsyncCredential the client sends and renews --------------------------------------
 

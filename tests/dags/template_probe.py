@@ -26,7 +26,8 @@ ERASE = ["{{ ds }}", "secret-erase-1", "secret-erase-2"]
 ROWS = [{"profile_id": f"P{i}", "customer_id": f"secret-customer-{i}", "note": note} for i, note in enumerate(TRAPS)]
 
 with DAG("template_probe", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
-    create = MonetateCreateDatasetOperator(task_id="create", name="profiles", type="attribute", fields=FIELDS)
+    create = MonetateCreateDatasetOperator(task_id="create", name="profiles", type="attribute", fields=FIELDS,
+                                           allow_customer_dataset=True)
 
     @task
     def rows_from_upstream() -> list[dict]:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import requests
 
-from airflow_provider_monetate.exceptions import ApiUnavailableError, ConfigurationError
+from airflow_provider_monetate._compat import AirflowFailException
+from airflow_provider_monetate.acquia_cdp import _webtag
+from airflow_provider_monetate.exceptions import (
+    ApiAuthError,
+    ApiForbiddenError,
+    ApiUnavailableError,
+    ApiValidationError,
+    ConfigurationError,
+)
 from airflow_provider_monetate.hooks.acquia_cdp import AcquiaCdpHook
 from airflow_provider_monetate.loading._delivery import BatchesInDoubtError
 from airflow_provider_monetate.loading._pipeline import TooManyRejectedRowsError
@@ -18,6 +29,7 @@ from airflow_provider_monetate.operators.acquia_cdp import (
     AcquiaCdpIngestOperator,
     MissingSourceSystemIdError,
 )
+from airflow_provider_monetate.testing.readings import readings_of
 
 pytestmark = pytest.mark.integration
 
@@ -408,6 +420,181 @@ def test_of_customers_sharing_a_number_only_the_last_row_is_sent(emulator, tmp_p
     [stored] = [r for r in records(emulator, "customers") if r["SourceCustomerNumber"] == "C-7"]
     assert stored["FirstName"] == "New" and "Phone" not in stored  # the earlier row was never sent
     report = json.loads((tmp_path / "rejects.customers.jsonl").read_text())
-    assert report == {"row": 1, "field": "SourceCustomerNumber",
-                      "reason": "duplicate of row 8's SourceCustomerNumber: only the last row with the same "
-                                "SourceCustomerNumber is sent"}
+    # Customers repeat by SourceCustomerNumber, or UUID when they have none (issue 12): "key" names both.
+    assert report == {"row": 1, "field": None,
+                      "reason": "duplicate of row 8's key: only the last row with the same key is sent"}
+
+
+# -- issue 12: the a1webtag scheme end to end ---------------------------------------------------------
+
+NOON = datetime(2031, 3, 4, 12, tzinfo=timezone.utc)
+WEBTAG_LOGIN = "webtag-service"
+WEBTAG_POINTS = ("cdp.webtag_key_lifetime", "cdp.webtag_block", "cdp.webtag_key_encoding")
+WEBTAG_READINGS = [dict(zip(WEBTAG_POINTS, combo, strict=True))
+                   for combo in itertools.product(*map(readings_of, WEBTAG_POINTS))]
+
+
+@pytest.fixture
+def webtag(emulator, monkeypatch):
+    """A webtag tenant: the connection's scheme is a1webtag; both clocks read the emulator's, from noon UTC."""
+    pytest.importorskip("bcrypt")  # the provider's "webtag" extra
+    emulator.clock.set(NOON.timestamp())
+    monkeypatch.setattr(_webtag, "utc_now", lambda: datetime.fromtimestamp(emulator.clock.now(), timezone.utc))
+    emulator.add_cdp_user(WEBTAG_LOGIN, "pw-webtag", "CS", TENANT, scheme="a1webtag")
+    token = emulator.issue_cdp_token(WEBTAG_LOGIN)
+    connect(emulator, monkeypatch, token=token, scheme="a1webtag")
+    return token
+
+
+def tracker_calls(emulator):
+    return [r for r in emulator.requests() if r["route"] == "cdp.tracker"]
+
+
+@pytest.mark.parametrize("chosen", WEBTAG_READINGS, ids=lambda chosen: "-".join(chosen.values()))
+def test_a_webtag_tenant_ingests_with_the_key_in_the_query_and_no_authorization(emulator, webtag, chosen):
+    emulator.set_readings(chosen)
+    summary = ingest({"customers": customers(40), "events": events(12)}, batch_size=5)
+    assert summary["customers"]["rows_sent"] == 40 and summary["events"]["rows_sent"] == 12
+    assert len(records(emulator, "customers")) == 40 and len(records(emulator, "events")) == 12
+    calls = tracker_calls(emulator)
+    assert len(calls) == 8 + 3 and {c["status"] for c in calls} == {200}
+    assert all("Authorization" not in c["headers"] for c in calls)
+    assert {c["path"] for c in calls} == {f"/v2/{TENANT}/dw/tracker?scheme=a1webtag&accessKey=[REDACTED]"}
+    assert emulator.cdp_stats()["webtag"] == {"failures": {}, "blocked": []}
+    delete(customer_numbers=["C-3"])  # the deletion operator goes the same way
+    assert [r["SourceCustomerNumber"] for r in records(emulator, "customers") if r.get("DeleteFlag")] == ["C-3"]
+
+
+@pytest.mark.parametrize("reading", readings_of("cdp.webtag_block"))
+def test_a_wrong_webtag_key_is_never_retried_not_even_with_eight_in_flight(emulator, webtag, monkeypatch, reading):
+    emulator.set_reading("cdp.webtag_block", reading)
+    connect(emulator, monkeypatch, token="not-the-webtag-users-token", scheme="a1webtag")
+    with pytest.raises(AirflowFailException, match=r"webtag access key.*not retried.*block") as info:
+        ingest({"customers": customers(80)}, batch_size=5, max_in_flight=8)
+    assert isinstance(info.value.__cause__, ApiAuthError) and "not-the-webtag" not in str(info.value)
+    assert tracker_requests(emulator) == 1 and records(emulator, "customers") == []
+    blocked = [TENANT] if reading == "after_first_failure" else []
+    assert emulator.cdp_stats()["webtag"] == {"failures": {TENANT: 1}, "blocked": blocked}
+
+
+def test_a_blocked_webtag_tenant_fails_at_once_saying_why(emulator, webtag):
+    emulator.set_reading("cdp.webtag_block", "after_first_failure")
+    # Someone else's failed attempt blocks the tenant.
+    requests.post(f"{emulator.url}/v2/{TENANT}/dw/tracker?scheme=a1webtag&accessKey=wrong", json={}, timeout=10)
+    with pytest.raises(AirflowFailException, match=r"blocked.*not retried") as info:
+        ingest({"customers": customers(30)}, batch_size=5)
+    assert isinstance(info.value.__cause__, ApiForbiddenError)
+    assert tracker_requests(emulator) == 2  # the stranger's and one of ours
+
+
+def test_the_webtag_key_is_made_again_when_the_utc_date_changes(emulator, webtag):
+    emulator.clock.set((NOON + timedelta(hours=11, minutes=58)).timestamp())  # 23:58 UTC
+    hook = AcquiaCdpHook()
+    hook.post_entities({"customers": [{**c, "SourceSystemID": "crm"} for c in customers(1)]})
+    emulator.clock.advance(180)  # 00:01 UTC: yesterday's key is refused under the default reading
+    hook.post_entities({"customers": [{**c, "SourceSystemID": "crm"} for c in customers(1, start=1)]})
+    assert len(records(emulator, "customers")) == 2 and emulator.cdp_stats()["webtag"]["failures"] == {}
+
+
+# -- issue 12: tracker rules no document states, the provider right under each reading ----------------
+
+@pytest.mark.parametrize("reading", readings_of("cdp.event_delete_flag"))
+def test_a_delete_flag_on_events_is_refused_before_sending_under_every_reading(emulator, reading):
+    emulator.set_reading("cdp.event_delete_flag", reading)
+    bad = events(3)
+    bad[1]["DeleteFlag"] = True
+    with pytest.raises(TooManyRejectedRowsError, match="row 2 field 'DeleteFlag': the Event entity has no DeleteFlag"):
+        ingest({"events": bad})
+    assert tracker_requests(emulator) == 0
+
+
+@pytest.mark.parametrize("reading", readings_of("cdp.epoch_values"))
+def test_timestamps_reach_the_tracker_as_epoch_seconds_under_every_reading(emulator, reading):
+    emulator.set_reading("cdp.epoch_values", reading)
+    moment = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+    rows = [{"SourceCustomerNumber": "C-1", "LastLoginTimeStamp": "2024-05-01T12:00:00Z", "SignupDate": moment,
+             "Anniversary": "2024-05-01", "Note": "no date here"}]
+    summary = ingest({"customers": rows, "transactions": transactions(2),
+                      "events": [{"Type": "emailOpen", "SourceCustomerNumber": "C-1", "EventTimeStamp": moment}]})
+    [stored] = records(emulator, "customers")
+    assert (stored["LastLoginTimeStamp"], stored["SignupDate"], stored["Anniversary"]) == (
+        1714564800, 1714564800, 1714521600)
+    assert stored["Note"] == "no date here" and records(emulator, "events")[0]["EventTimeStamp"] == 1714564800
+    assert summary["customers"]["timestamps_guessed"] == {"LastLoginTimeStamp": 1, "SignupDate": 1, "Anniversary": 1}
+    assert summary["transactions"]["timestamps_guessed"] == {}  # TransactionTimeStamp is a known field
+
+
+@pytest.mark.parametrize("reading", readings_of("cdp.epoch_values"))
+def test_milliseconds_are_the_users_choice_and_seconds_the_safe_default(emulator, reading):
+    emulator.set_reading("cdp.epoch_values", reading)
+    rows = [{"Type": "emailOpen", "SourceCustomerNumber": "C-1", "EventTimeStamp": "2024-05-01T12:00:00Z"}]
+    ingest({"events": rows})
+    if reading == "seconds_only":
+        with pytest.raises(ApiValidationError, match="milliseconds"):
+            ingest({"events": rows}, timestamp_unit="ms")
+    else:
+        ingest({"events": rows}, timestamp_unit="ms")
+    assert records(emulator, "events")[0]["EventTimeStamp"] == 1714564800
+
+
+def test_an_explicit_timestamp_list_turns_the_guessing_off(emulator):
+    rows = [{"SourceCustomerNumber": "C-1", "LastLoginTime": "2024-05-01T12:00:00Z", "Renewal": "2024-05-01"}]
+    summary = ingest({"customers": rows}, timestamp_fields=["Renewal"])
+    assert summary["customers"]["timestamps_guessed"] == {}
+    [stored] = records(emulator, "customers")
+    assert stored["LastLoginTime"] == "2024-05-01T12:00:00Z" and stored["Renewal"] == 1714521600
+
+
+@pytest.mark.parametrize("reading", readings_of("cdp.collection_case"))
+def test_collection_keys_are_sent_as_the_task_names_them_under_every_reading(emulator, reading):
+    emulator.set_reading("cdp.collection_case", reading)
+    ingest({"customers": customers(2)})  # the payload definition's spelling: taken under every reading
+    capitalised = {"collection_names": {"customers": "Customers"}}
+    if reading == "as_defined":
+        with pytest.raises(ApiValidationError, match=r"422.*'Customers'"):
+            ingest({"customers": customers(1, start=5)}, **capitalised)
+    else:
+        ingest({"customers": customers(1, start=5)}, **capitalised)
+    assert len(records(emulator, "customers")) == (2 if reading == "as_defined" else 3)
+
+
+ADDRESS_ROWS = [{"SourceCustomerNumber": "C-1", "SourceAddressNumber": "A-1", "SourceCustomerAddressXrefNumber": "X-1"}]
+PLURAL_ADDRESSES = {"Address": "addresses", "CustomerAddressXref": "customerAddressXrefs"}
+
+
+@pytest.mark.parametrize("reading", readings_of("cdp.address_collections"))
+def test_address_deletions_under_each_reading_of_their_collection_keys(emulator, reading):
+    emulator.set_reading("cdp.address_collections", reading)
+    if reading == "plural_collections":
+        with pytest.raises(ApiValidationError, match=r"422.*'customerAddressXrefs'"):  # loud, nothing half-done
+            delete(records=ADDRESS_ROWS, delete_addresses=True)
+        assert records(emulator, "customers") == [] and records(emulator, "Address") == []
+        summary = delete(records=ADDRESS_ROWS, delete_addresses=True, collection_names=PLURAL_ADDRESSES)
+        assert summary["customers"]["records_sent"] == {"customers": 1, "customerAddressXrefs": 1, "addresses": 1}
+    else:
+        delete(records=ADDRESS_ROWS, delete_addresses=True)
+    assert records(emulator, "Address")[0]["DeleteFlag"] is True
+    assert records(emulator, "CustomerAddressXref")[0]["DeleteFlag"] is True
+
+
+# -- issue 12: key columns per entity, customers by UUID ------------------------------------------------
+
+def test_a_custom_entity_keyed_by_its_own_column(emulator, tmp_path):
+    emulator.cdp.set_entity_key("PetInfo", "SourcePetNumber")  # the tenant's configuration
+    pets = [{"SourcePetNumber": "PET-1", "SourceCustomerNumber": "C-1", "Species": "cat"}]
+    with pytest.raises(TooManyRejectedRowsError, match="SourcePetInfoNumber"):
+        ingest({"PetInfo": pets})  # the default key column is Source{Entity}Number
+    ingest({"PetInfo": pets}, key_fields={"PetInfo": "SourcePetNumber"})
+    delete(customer_numbers=["C-1"], custom_entities={"PetInfo": ["PET-1"]}, key_fields={"PetInfo": "SourcePetNumber"})
+    [stored] = records(emulator, "PetInfo")
+    assert stored["SourcePetNumber"] == "PET-1" and stored["DeleteFlag"] is True and stored["Species"] == "cat"
+    with pytest.raises(ConfigurationError, match="key_fields names 'Pets'"):
+        ingest({"PetInfo": pets}, key_fields={"Pets": "SourcePetNumber"})
+
+
+def test_customers_keyed_only_by_uuid_are_ingested(emulator, tmp_path):
+    rows = [{"UUID": "u-1", "Email": "old@example.com"}, {"UUID": "u-2"}, {"UUID": "u-1", "Email": "new@example.com"}]
+    summary = ingest({"customers": rows}, rejects_path=str(tmp_path / "rejects.jsonl"))
+    assert summary["customers"]["rows_sent"] == 2 and summary["customers"]["rows_duplicate"] == 1
+    assert sorted((r["UUID"], r.get("Email")) for r in records(emulator, "customers")) == [
+        ("u-1", "new@example.com"), ("u-2", None)]

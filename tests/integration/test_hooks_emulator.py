@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -12,10 +13,12 @@ from airflow_provider_monetate.exceptions import (
     ApiNotFoundError,
     ApiUnavailableError,
     ApiValidationError,
+    ConfigurationError,
 )
 from airflow_provider_monetate.hooks.acquia_cdp import AcquiaCdpHook
 from airflow_provider_monetate.hooks.monetate import DeletionStatus, MonetateHook
 from airflow_provider_monetate.http import RetryPolicy
+from airflow_provider_monetate.testing.readings import readings_of
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +81,8 @@ def test_privacy_flow(monetate, emulator):
     monetate.create_schema({"name": "gdpr", "type": "customer_data_privacy", "fields": {}})
     monetate.create_schema(EVENTS)
     monetate.post_rows("loyalty_events", [row(1, "C42"), row(2, "C43")])
-    monetate.post_rows("gdpr", [{"customer_id": "C42", "delete_request_time": "2024-05-01T09:30:00.000000Z"}])
+    # The privacy seed's flat body (the emulator's default reading; MonetateSubmitDeletionsOperator finds the form)
+    monetate.post_rows("gdpr", body=b'{"customer_id":"C42","delete_request_time":"2024-05-01T09:30:00.000000Z"}')
     assert monetate.deletion_status("gdpr", "C42")[0] is DeletionStatus.PENDING
     assert monetate.deletion_status("gdpr", "C43")[0] is DeletionStatus.FOUND
     emulator.clock.advance(2 * 86400)  # past the nightly batch
@@ -214,14 +218,19 @@ def test_persistent_5xx_gives_up_with_attempt_count(monetate, emulator):
 
 # -- Acquia CDP -----------------------------------------------------------------------------
 
-def test_cdp_token_lifecycle(cdp, emulator):
+@pytest.mark.parametrize("expires_in", readings_of("cdp.expires_in"))
+def test_cdp_token_lifecycle(cdp, emulator, expires_in):
+    emulator.set_reading("cdp.expires_in", expires_in)
     good, message = cdp.test_connection()
     assert good and "days" in message
     verified = cdp.verify_token()
     assert 179 < verified.days_left < 181
     emulator.clock.advance(30 * 86400)
-    assert cdp.verify_token().days_left < 151
-    assert cdp.extend_token().days_left > 300
+    if expires_in == "countdown":
+        assert cdp.verify_token().days_left < 151
+        assert cdp.extend_token().days_left > 300
+    else:  # a static token is tracked by no token state: CDP's fixed figure is all the hook has
+        assert cdp.verify_token().expires_in == cdp.extend_token().expires_in == 15_599_999
     created = cdp.create_token()
     with pytest.raises(ApiAuthError):  # the seed's reading: a new token invalidates the old one
         cdp.verify_token()
@@ -232,6 +241,7 @@ def test_cdp_token_lifecycle(cdp, emulator):
     assert cdp.wipe_tokens()
 
 
+@pytest.mark.emulator_readings({"cdp.token_limit": "refuse_400"})  # the token tests cover every reading
 def test_cdp_limit_is_surfaced(cdp, emulator):
     for _ in range(4):  # the fixture issued one; CS allows five per cycle
         cdp.create_token()
@@ -269,3 +279,63 @@ def test_cdp_tracker_faults_are_retried(cdp, emulator, kind):
     emulator.inject("cdp.tracker", kind, count=2, status=503 if kind == "status" else None)
     cdp.post_entities({"customers": [{"SourceSystemID": "crm", "SourceCustomerNumber": "C-9"}]})
     assert [c["SourceCustomerNumber"] for c in emulator.cdp_records("1234", "customers")] == ["C-9"]
+
+
+# -- issue 12: the token exchange under every reading of the Auth spec -------------------------
+
+class WallClock:
+    """Epoch seconds that pass only when told: the signer's, the server's ``iat`` check's and the waits'."""
+
+    def __init__(self) -> None:
+        self.seconds = time.time()
+
+    def now(self) -> float:
+        return self.seconds
+
+    def advance(self, seconds: float) -> None:
+        self.seconds += seconds
+
+
+def test_a_token_exchange_retried_past_the_iat_window_signs_a_fresh_jwt(emulator, monkeypatch):
+    wall = WallClock()
+    monkeypatch.setattr(emulator.monetate.auth, "wall_clock", wall.now)
+    monkeypatch.setattr(emulator.emulator, "sleep", wall.advance)  # latency passes on the same clock
+    monkeypatch.setenv("AIRFLOW_CONN_MONETATE_DEFAULT", emulator.monetate_conn_json())
+    hook = MonetateHook(retry=RetryPolicy(), timeout=2)  # the default budget: six attempts over minutes
+    hook.jwt_clock = wall.now
+    hook.api._sleep, hook.api._clock = wall.advance, wall.now
+    emulator.inject("monetate.auth", "latency", seconds=40)  # every answer takes 40 s
+    emulator.inject("monetate.auth", "status", status=503, retry_after=30)  # the first: busy, come back in 30 s
+    # The retry is sent 70 s after the first attempt and read 40 s later: a JWT signed for the
+    # first attempt would be 110 s old there, past the server's 60 s iat window (a 401, not retried).
+    token = hook.get_token()
+    assert token.expires_in == 3600
+    assert emulator.counters()["monetate.auth"]["statuses"] == {503: 1, 200: 1}
+    assert hook.list_schemas() == []
+
+
+@pytest.mark.parametrize("reading", readings_of("monetate.ttl_range"))
+@pytest.mark.parametrize("ttl", [None, 900, 7200, 43200])
+def test_every_token_ttl_the_provider_sends_is_minted_under_either_reading(emulator, monkeypatch, reading, ttl):
+    emulator.set_reading("monetate.ttl_range", reading)
+    extra = {} if ttl is None else {"token_ttl": ttl}
+    monkeypatch.setenv("AIRFLOW_CONN_MONETATE_DEFAULT", _with_extra(emulator.monetate_conn_json(), extra))
+    token = MonetateHook(retry=FAST_RETRY, timeout=2).get_token()
+    assert token.expires_in == (ttl or 3600)
+
+
+@pytest.mark.parametrize("reading", readings_of("monetate.ttl_range"))
+@pytest.mark.parametrize("ttl", [600, 899])
+def test_a_ttl_only_the_schema_allows_is_refused_before_anything_is_sent(emulator, monkeypatch, reading, ttl):
+    # 600..899: minted under the "schema" reading, a 400 under "prose"; the provider sends neither.
+    emulator.set_reading("monetate.ttl_range", reading)
+    monkeypatch.setenv("AIRFLOW_CONN_MONETATE_DEFAULT", _with_extra(emulator.monetate_conn_json(), {"token_ttl": ttl}))
+    with pytest.raises(ConfigurationError, match=rf"token_ttl: {ttl} is outside 900\.\.43200 seconds"):
+        MonetateHook(retry=FAST_RETRY, timeout=2).get_token()
+    assert emulator.counters().get("monetate.auth", {}).get("requests", 0) == 0
+
+
+def _with_extra(conn_json: str, extra: dict) -> str:
+    conn = json.loads(conn_json)
+    conn["extra"] = {**conn.get("extra", {}), **extra}
+    return json.dumps(conn)

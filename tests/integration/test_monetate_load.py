@@ -22,6 +22,7 @@ from airflow_provider_monetate.operators.monetate import (
     MonetateCreateDatasetOperator,
     MonetatePostRecordsOperator,
 )
+from airflow_provider_monetate.testing.readings import readings_of
 
 pytestmark = pytest.mark.integration
 
@@ -47,8 +48,9 @@ def context(run_id="run-1", try_number=1):
     return {"ti": ti}
 
 
-def create(name="events", fields=FIELDS, type="event"):
-    return MonetateCreateDatasetOperator(task_id="create", name=name, type=type, fields=fields).execute(context())
+def create(name="events", fields=FIELDS, type="event", **options):
+    return MonetateCreateDatasetOperator(task_id="create", name=name, type=type, fields=fields, **options
+                                         ).execute(context())
 
 
 def rows(n, start=0):
@@ -253,7 +255,7 @@ def test_changed_input_starts_over(emulator, monkeypatch, caplog):
 # -- exclude_erased must point at a ledger (issue 13, item 3) ------------------------------------------
 
 def profiles(n):
-    create(name="profiles", type="attribute",
+    create(name="profiles", type="attribute", allow_customer_dataset=True,
            fields={"customer_id": {"data_type": "STRING", "identifier": True}, "tier": {"data_type": "STRING"}})
     return [{"customer_id": f"C{i}", "tier": "gold"} for i in range(n)]
 
@@ -389,3 +391,99 @@ def test_trimmed_text_is_counted_in_the_summary(emulator):
     summary = post(records=records).execute(context())
     assert summary["values_trimmed"] == {"customer_id": 1, "event_id": 1}
     assert {r["event_id"] for r in stored(emulator)} == {"e-0", "e-1", "e-2"}
+
+
+# -- issue 12: MULTI_STRING items holding a comma, under every reading of the server ------------
+
+TAGGED = {**FIELDS, "tags": {"data_type": "MULTI_STRING"}}
+ITEMS = ["Clothing, Women", "Sale"]
+# What the server keeps of ITEMS, by (how it splits a MULTI_STRING, how the task encoded the comma).
+STORED_ITEMS = {
+    ("quoted", "quote"): ("Clothing, Women", "Sale"),
+    ("quoted", "backslash"): ("Clothing\\", " Women", "Sale"),
+    ("backslash", "quote"): ('"Clothing', ' Women"', "Sale"),
+    ("backslash", "backslash"): ("Clothing, Women", "Sale"),
+    ("every_comma", "quote"): ('"Clothing', ' Women"', "Sale"),
+    ("every_comma", "backslash"): ("Clothing\\", " Women", "Sale"),
+}
+
+
+def tagged_rows(*tags):
+    return [row | {"tags": items} for row, items in zip(rows(len(tags)), tags, strict=True)]
+
+
+def stored_tags(emulator):
+    return [row["tags"].values for row in stored(emulator, "tagged")]
+
+
+@pytest.mark.parametrize("reading", readings_of("monetate.multi_string_commas"))
+@pytest.mark.parametrize("option", ["quote", "backslash"])
+def test_a_comma_inside_an_item_is_stored_as_the_server_splits_the_encoding_chosen(emulator, reading, option):
+    # The item survives only where the task's choice matches the server's reading: the user must know it.
+    emulator.set_reading("monetate.multi_string_commas", reading)
+    create(name="tagged", fields=TAGGED)
+    summary = post(dataset="tagged", records=tagged_rows(ITEMS, ["gold", "vip"]), multi_string_commas=option
+                   ).execute(context())
+    assert summary["rows_sent"] == 2
+    assert stored_tags(emulator) == [STORED_ITEMS[reading, option], ("gold", "vip")]
+
+
+@pytest.mark.parametrize("reading", readings_of("monetate.multi_string_commas"))
+def test_by_default_an_item_any_server_may_split_is_rejected_and_nothing_split_is_stored(emulator, tmp_path, reading):
+    emulator.set_reading("monetate.multi_string_commas", reading)
+    create(name="tagged", fields=TAGGED)
+    records = tagged_rows(["gold", "vip"], ITEMS, ['"Sale"', "gold"], ["a\\", "b"], "Clothing\\, Women,Sale",
+                          '"Clothing, Women",Sale', ["Sale", "15\" screen"])
+    rejects = tmp_path / "rejects.jsonl"
+    summary = post(dataset="tagged", records=records, max_rejected_rows=5, rejects_path=str(rejects)
+                   ).execute(context())
+    assert summary["rows_sent"] == 2 and summary["rows_rejected"] == 5
+    report = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [(r["row"], r["field"]) for r in report] == [(2, "tags"), (3, "tags"), (4, "tags"), (5, "tags"), (6, "tags")]
+    assert all("multi_string_commas='quote' or 'backslash'" in r["reason"] for r in report)
+    assert "Clothing" not in rejects.read_text() and "Sale" not in rejects.read_text()
+    assert stored_tags(emulator) == [("gold", "vip"), ("Sale", '15" screen')]  # read alike under every reading
+
+
+def test_an_unknown_multi_string_commas_option_fails_before_any_row_is_sent(emulator):
+    create(name="tagged", fields=TAGGED)
+    with pytest.raises(ConfigurationError, match="multi_string_commas must be 'reject', 'quote' or 'backslash'"):
+        post(dataset="tagged", records=tagged_rows(ITEMS), multi_string_commas="escape").execute(context())
+    assert emulator.counters().get("monetate.data", {}).get("requests", 0) == 0
+
+
+# -- issue 12: customer datasets, which the seed advises against creating through the API ------------
+
+PROFILE_FIELDS = {"customer_id": {"data_type": "STRING", "identifier": True}, "tier": {"data_type": "STRING"}}
+SEED_ADVICE = "Creating a customer dataset schema via the API is not recommended at this time."
+
+
+def test_creating_a_customer_dataset_needs_allow_customer_dataset_and_the_refusal_quotes_the_seed(emulator):
+    with pytest.raises(ConfigurationError) as info:
+        create(name="profiles", type="attribute", fields=PROFILE_FIELDS)
+    assert SEED_ADVICE in str(info.value) and "allow_customer_dataset=True" in str(info.value)
+    assert "nothing was created" in str(info.value)
+    methods = [r["method"] for r in emulator.requests() if r["route"] == "monetate.schema"]
+    assert "POST" not in methods
+    assert create(name="profiles", type="attribute", fields=PROFILE_FIELDS, allow_customer_dataset=True)["type"] == (
+        "attribute")
+
+
+def test_an_existing_customer_dataset_gains_fields_without_allow_customer_dataset(emulator):
+    # The seed: "You can, however, add attributes to an existing dataset schema through the Data API."
+    create(name="profiles", type="attribute", fields=PROFILE_FIELDS, allow_customer_dataset=True)
+    extended = create(name="profiles", type="attribute", fields={**PROFILE_FIELDS, "ltv": {"data_type": "NUMBER"}})
+    assert "ltv" in extended["fields"]
+
+
+@pytest.mark.parametrize("schema_type", ["event", "customer_data_privacy", "product_recommendation"])
+def test_other_dataset_types_are_created_without_allow_customer_dataset(emulator, schema_type):
+    fields = FIELDS if schema_type != "customer_data_privacy" else {}
+    assert create(name="other", type=schema_type, fields=fields)["type"] == schema_type
+
+
+def test_customer_is_not_a_schema_type_and_the_error_names_the_one_that_is(emulator):
+    with pytest.raises(ConfigurationError, match=r"type 'customer' is not one of .*a customer dataset is type "
+                                                 r"'attribute'"):
+        create(name="profiles", type="customer", fields=PROFILE_FIELDS)
+    assert emulator.counters().get("monetate.schema", {}).get("requests", 0) == 0

@@ -88,11 +88,17 @@ def stored(emulator, dataset="gdpr"):
 
 
 def load_profiles(ids):
-    """Put the customers into an ordinary dataset, so Monetate reports them FOUND until erased."""
+    """Put the customers into an ordinary dataset, so Monetate holds them (FOUND until erased)."""
     MonetateCreateDatasetOperator(task_id="create", name="profiles", type="attribute",
-                                  fields=PROFILE_FIELDS).execute(context("create"))
+                                  fields=PROFILE_FIELDS, allow_customer_dataset=True).execute(context("create"))
     MonetatePostRecordsOperator(task_id="load", dataset="profiles",
                                 records=[{"customer_id": c, "tier": "gold"} for c in ids]).execute(context("load"))
+
+
+def submit_held(ids, **kwargs):
+    """Submit customers Monetate holds: their deletion is one Monetate is seen to carry out."""
+    load_profiles(ids)
+    return submit(customer_ids=ids, **kwargs)
 
 
 def issued_tokens(emulator):
@@ -111,7 +117,9 @@ def first_event(trigger, during=None):
 
 
 async def after_requests(emulator, count):
-    while status_calls(emulator) < count:
+    """Until ``count`` more status calls than now (the submit task's pre-check counts too) were made."""
+    target = status_calls(emulator) + count
+    while status_calls(emulator) < target:
         await asyncio.sleep(0.01)
 
 
@@ -141,10 +149,11 @@ def test_ids_are_trimmed_deduplicated_and_posted_as_privacy_rows(emulator, tmp_p
     assert ids == ["C1", "C2", "42", "C3"]
     ledger = DeletionLedger(receipt["ledger"])
     assert ledger.erased_ids(system="monetate") == {"C1", "C2", "42", "C3"}
-    (record,) = ledger.records(customer_id="C2")
+    record, not_held = ledger.records(customer_id="C2")  # Monetate never held C2: nothing to erase
     assert (record["status"], record["dataset"], record["dag_id"], record["run_id"]) == (
         "submitted", "gdpr", "erase", "run-1")
     assert record["submitted_at"] <= receipt["submitted_at"]  # when Monetate acknowledged its batch
+    assert not_held["status"] == "not_held" and (receipt["held"], receipt["not_held"]) == (0, 4)
 
 
 def test_an_empty_id_sends_nothing_by_default(emulator):
@@ -207,6 +216,7 @@ def test_the_dataset_must_exist_and_be_a_privacy_dataset(emulator):
     assert emulator.counters()["monetate.data"]["rows_received"] == 1  # only the profile load
 
 
+@pytest.mark.emulator_readings({"monetate.privacy_body": "schema_rows"})  # counts batches: one post each
 def test_a_retry_resends_batches_in_doubt_because_deleting_twice_is_harmless(emulator, monkeypatch):
     original, calls = MonetateHook.post_rows, []
 
@@ -229,7 +239,7 @@ def test_a_retry_resends_batches_in_doubt_because_deleting_twice_is_harmless(emu
 # -- waiting: poke and reschedule -------------------------------------------------------------------
 
 def test_pending_ids_are_confirmed_by_the_nightly_batch(emulator):
-    receipt = submit(customer_ids=["C1", "C2", "C3"])
+    receipt = submit_held(["C1", "C2", "C3"])
     wait = sensor(receipt=receipt, mode="poke")
     assert wait.poke(context("wait")) is False  # PENDING until the batch runs
     emulator.clock.advance(DAY)  # past the next 02:00 UTC batch
@@ -240,14 +250,14 @@ def test_pending_ids_are_confirmed_by_the_nightly_batch(emulator):
     assert ledger.confirmed_at("C2") == report["customers"]["C2"]
     assert [r["status"] for r in ledger.records(customer_id="C2")] == ["submitted", "confirmed"]
     lines = read_jsonl(report["report_path"])
-    assert {(r["customer_id"], r["status"]) for r in lines} == {("C1", "NOT_FOUND"), ("C2", "NOT_FOUND"),
-                                                                 ("C3", "NOT_FOUND")}
+    assert {(r["customer_id"], r["status"], r["outcome"]) for r in lines} == {
+        (c, "NOT_FOUND", "confirmed") for c in ("C1", "C2", "C3")}
 
 
 def test_reschedule_mode_asks_only_about_ids_not_yet_confirmed(emulator):
-    early = submit(customer_ids=[f"A{i}" for i in range(6)])
+    early = submit_held([f"A{i}" for i in range(6)])
     emulator.clock.advance(DAY)  # the A's are erased by tonight's batch...
-    late = submit(customer_ids=[f"B{i}" for i in range(4)], try_number=1)  # ...the B's wait for the next one
+    late = submit_held([f"B{i}" for i in range(4)], try_number=1)  # ...the B's wait for the next one
     watched = [f"A{i}" for i in range(6)] + [f"B{i}" for i in range(4)]
     assert early["count"] == 6 and late["count"] == 4
 
@@ -293,11 +303,13 @@ def test_a_found_straggler_fails_at_timeout_naming_it(emulator, logs):
     assert "C1" not in message.split("Still not gone:")[1]
     assert "support.monetate.com" in message and "FOUND means" in message
     assert "not confirmed 1 of 3 customer ID(s) gone by the expected completion time: C9 (FOUND)" in logs()
-    assert DeletionLedger(wait._settings["ledger"].location).confirmed_at("C1") is not None
+    # Watched by ID, without the submit task's pre-check: NOT_FOUND at the first look proves no deletion.
+    ledger = DeletionLedger(wait._settings["ledger"].location)
+    assert [r["status"] for r in ledger.records("C1") if r["dag_id"] == "erase"][-1] == "gone_unverified"
 
 
 def test_hashed_mode_keeps_raw_ids_out_of_the_ledger_logs_and_report(emulator, logs):
-    receipt = submit(customer_ids=["ALICE", "BOB"], hash_ids=True)
+    receipt = submit_held(["ALICE", "BOB"], hash_ids=True)
     emulator.clock.advance(DAY)
     wait = sensor(receipt=receipt, mode="poke")
     assert wait.poke(context("wait")) is True
@@ -321,7 +333,7 @@ def test_receipt_or_ids_are_required(emulator):
 # -- waiting: deferrable -------------------------------------------------------------------------------
 
 def test_deferrable_sensor_waits_in_the_trigger_across_the_nightly_batch(emulator, logs):
-    receipt = submit(customer_ids=["C1", "C2", "C3"])
+    receipt = submit_held(["C1", "C2", "C3"])
     wait = sensor(receipt=receipt, deferrable=True, poke_interval=0.2)
     deferred = defer(wait, context("wait"))
     assert deferred.method_name == "execute_complete"
@@ -334,9 +346,10 @@ def test_deferrable_sensor_waits_in_the_trigger_across_the_nightly_batch(emulato
         await after_requests(emulator, 3)
         emulator.clock.advance(DAY)
 
+    before = status_calls(emulator)
     event = first_event(trigger, nightly_batch_after_first_round)
     assert event == {"status": "success", "total": 3, "remaining": 0}
-    assert status_calls(emulator) >= 6  # asked again after the batch
+    assert status_calls(emulator) - before >= 6  # asked again after the batch
     report = sensor(receipt=receipt, deferrable=True).execute_complete(context("wait"), event)
     assert report["confirmed"] == 3 and DeletionLedger(receipt["ledger"]).confirmed_at("C3")
     tokens = issued_tokens(emulator)
@@ -346,7 +359,7 @@ def test_deferrable_sensor_waits_in_the_trigger_across_the_nightly_batch(emulato
 
 
 def test_a_401_during_deferral_mints_a_new_token_and_continues(emulator):
-    submit(customer_ids=["C1", "C2"])
+    submit_held(["C1", "C2"])
     trigger = defer(sensor(customer_ids=["C1", "C2"], privacy_dataset="gdpr", deferrable=True, poke_interval=0.2),
                     context("wait")).trigger
     assert trigger.customer_ids == ["C1", "C2"]
@@ -366,13 +379,14 @@ def test_a_401_during_deferral_mints_a_new_token_and_continues(emulator):
 def test_5xx_while_deferred_is_retried_without_failing(emulator):
     submit(customer_ids=["C1", "C2"])
     emulator.clock.advance(DAY)
+    before = dict(emulator.counters()[STATUS]["statuses"])  # the submit task's pre-check
     emulator.inject(STATUS, "status", count=3, status=500)
     emulator.inject(STATUS, "status", count=1, status=429, retry_after=0)
     trigger = defer(sensor(customer_ids=["C1", "C2"], privacy_dataset="gdpr", deferrable=True), context("wait")).trigger
     assert first_event(trigger) == {"status": "success", "total": 2, "remaining": 0}
     statuses = emulator.counters()[STATUS]["statuses"]
     # (plus 401s: advancing the emulator's clock a day expired the token the submit task minted)
-    assert (statuses[500], statuses[429], statuses[200]) == (3, 1, 2)
+    assert (statuses[500], statuses[429], statuses[200] - before.get(200, 0)) == (3, 1, 2)
 
 
 def test_deferred_timeout_names_the_stragglers(emulator):
@@ -406,7 +420,7 @@ def test_trigger_state_the_worker_cannot_read_is_a_clear_error(emulator, tmp_pat
 def test_exclude_erased_drops_exactly_the_erased_customers(emulator, hash_ids):
     receipt = submit(customer_ids=["C2", "C4"], hash_ids=hash_ids)
     MonetateCreateDatasetOperator(task_id="create", name="profiles", type="attribute",
-                                  fields=PROFILE_FIELDS).execute(context("create"))
+                                  fields=PROFILE_FIELDS, allow_customer_dataset=True).execute(context("create"))
     rows = [{"customer_id": f"C{i}", "tier": "gold"} for i in range(1, 6)]
     summary = MonetatePostRecordsOperator(
         task_id="load", dataset="profiles", records=rows, exclude_erased=receipt["ledger"],
@@ -440,6 +454,7 @@ def test_a_dry_run_receipt_confirms_nothing(emulator):
 
 def test_a_receipt_whose_ids_file_was_changed_or_miscounted_is_refused(emulator):
     receipt = submit(customer_ids=["C1", "C2", "C3"])
+    asked_before = status_calls(emulator)  # the submit task's pre-check
     assert len(receipt["ids_sha256"]) == 64
     assert "count" in refused({**receipt, "count": 5}) and "5" in refused({**receipt, "count": 5})
     assert "fingerprint" in refused({**receipt, "ids_sha256": "0" * 64})
@@ -447,13 +462,14 @@ def test_a_receipt_whose_ids_file_was_changed_or_miscounted_is_refused(emulator)
     assert "does not match the receipt" in refused(receipt)
     Path(receipt["ids_path"]).unlink()
     assert "does not exist" in refused(receipt)
-    assert status_calls(emulator) == 0
+    assert status_calls(emulator) == asked_before
 
 
 def test_a_receipt_for_another_dataset_is_refused(emulator):
     receipt = submit(customer_ids=["C1"])
+    asked_before = status_calls(emulator)
     message = refused(receipt, privacy_dataset="other")
-    assert "'gdpr'" in message and "'other'" in message and status_calls(emulator) == 0
+    assert "'gdpr'" in message and "'other'" in message and status_calls(emulator) == asked_before
 
 
 def test_a_missing_receipt_says_the_submit_task_returned_nothing(emulator):
@@ -464,6 +480,7 @@ def test_a_missing_receipt_says_the_submit_task_returned_nothing(emulator):
 
 def test_the_deferrable_sensor_checks_the_receipt_before_deferring(emulator):
     receipt = submit(customer_ids=["C1"])
+    asked_before = status_calls(emulator)
     with pytest.raises(ReceiptError, match="fingerprint"):
         sensor(receipt={**receipt, "ids_sha256": "0" * 64}, deferrable=True).execute(context("wait"))
     trigger = defer(sensor(receipt=receipt, deferrable=True), context("wait")).trigger
@@ -471,7 +488,7 @@ def test_the_deferrable_sensor_checks_the_receipt_before_deferring(emulator):
     Path(receipt["ids_path"]).write_text('{"customer_id":"C9"}\n')  # replaced while the trigger waits
     event = first_event(trigger)
     assert event["status"] == "error" and "does not match the receipt" in event["message"]
-    assert status_calls(emulator) == 0
+    assert status_calls(emulator) == asked_before
 
 
 # -- a half-finished submission leaves its proof (item 2) ---------------------------------------------
@@ -489,6 +506,7 @@ def fail_second_post_with_403(emulator, monkeypatch):
     monkeypatch.setattr(MonetateHook, "post_rows", post_rows)
 
 
+@pytest.mark.emulator_readings({"monetate.privacy_body": "schema_rows"})  # counts batches: one post each
 def test_batches_acknowledged_before_a_failure_are_in_the_ledger_and_excluded(emulator, monkeypatch):
     ids = [f"C{i}" for i in range(1000)]
     fail_second_post_with_403(emulator, monkeypatch)
@@ -498,11 +516,11 @@ def test_batches_acknowledged_before_a_failure_are_in_the_ledger_and_excluded(em
     assert len(queued) == 500  # batch 1 reached Monetate, batch 2 was refused
     ledger = DeletionLedger(state_dir() / "deletion_ledger")
     assert {r["customer_id"] for r in ledger.records(system="monetate")} == queued
-    assert all(r["status"] == "submitted" and r["dataset"] == "gdpr" for r in ledger.records())
+    assert all(r["status"] in ("submitted", "not_held") and r["dataset"] == "gdpr" for r in ledger.records())
     assert not list((state_dir() / "deletions").glob("*.ids.ndjson"))  # published only on success
 
     MonetateCreateDatasetOperator(task_id="create", name="profiles", type="attribute",
-                                  fields=PROFILE_FIELDS).execute(context("create"))
+                                  fields=PROFILE_FIELDS, allow_customer_dataset=True).execute(context("create"))
     summary = MonetatePostRecordsOperator(
         task_id="load", dataset="profiles", records=[{"customer_id": c, "tier": "gold"} for c in ids],
         exclude_erased=str(ledger.location),
@@ -510,6 +528,7 @@ def test_batches_acknowledged_before_a_failure_are_in_the_ledger_and_excluded(em
     assert summary["rows_excluded"] == 500 and summary["rows_sent"] == 500
 
 
+@pytest.mark.emulator_readings({"monetate.privacy_body": "schema_rows"})  # counts batches: one post each
 def test_a_retry_records_each_id_once(emulator, monkeypatch):
     ids = [f"C{i}" for i in range(1000)]
     original = MonetateHook.post_rows
@@ -519,7 +538,7 @@ def test_a_retry_records_each_id_once(emulator, monkeypatch):
     monkeypatch.setattr(MonetateHook, "post_rows", original)
     receipt = submit(customer_ids=ids, max_in_flight=1, try_number=2)
     assert receipt["rows_already_sent"] == 500 and receipt["rows_sent"] == 500
-    records = list(DeletionLedger(receipt["ledger"]).records())
+    records = [r for r in DeletionLedger(receipt["ledger"]).records() if r["status"] == "submitted"]
     assert sorted(r["customer_id"] for r in records) == sorted(ids)  # one submitted record per ID
     assert all(r["submitted_at"] <= receipt["submitted_at"] for r in records)
 
@@ -527,7 +546,7 @@ def test_a_retry_records_each_id_once(emulator, monkeypatch):
 # -- what stays on disk (item 16) ---------------------------------------------------------------------
 
 def test_the_ids_file_is_deleted_once_the_ledger_holds_every_confirmation(emulator):
-    receipt = submit(customer_ids=["C1", "C2"])
+    receipt = submit_held(["C1", "C2"])
     ids_file = Path(receipt["ids_path"])
     assert ids_file.stat().st_mode & 0o777 == 0o600
     wait = sensor(receipt=receipt, mode="poke")
@@ -545,14 +564,14 @@ def test_the_ids_file_is_deleted_once_the_ledger_holds_every_confirmation(emulat
 
 
 def test_a_timed_out_sensor_keeps_the_ids_file_for_its_retry(emulator):
-    receipt = submit(customer_ids=["C1", "C9"])  # PENDING: the nightly batch has not run
+    receipt = submit_held(["C1", "C9"])  # PENDING: the nightly batch has not run
     with pytest.raises(AirflowSensorTimeout):
         sensor(receipt=receipt, mode="poke", timeout=0).execute(context("wait"))
     assert Path(receipt["ids_path"]).exists()
 
 
 def test_the_ids_file_is_kept_when_the_ledger_lacks_a_confirmation(emulator, tmp_path):
-    receipt = submit(customer_ids=["C1"])
+    receipt = submit_held(["C1"])
     emulator.clock.advance(DAY)
     wait = sensor(receipt=receipt, mode="poke")
     assert wait.poke(context("wait")) is True
@@ -570,7 +589,7 @@ def test_worker_local_ledger_and_work_dir_are_flagged_when_tasks_run_on_other_ma
 
     for module in (monetate_privacy, sensor_module):
         monkeypatch.setattr(module, "configured_executors", lambda: ["CeleryExecutor"])
-    receipt = submit(customer_ids=["C1"])
+    receipt = submit_held(["C1"])
     text = logs()
     assert "ledger is" in text and "work_dir is" in text and text.count("on this worker's local disk") == 2
     with pytest.raises(AirflowSensorTimeout):

@@ -1,7 +1,9 @@
 """Acquia CDP's token endpoints on requests-mock, and the fixtures the token tests share.
 
-Registered as a pytest plugin by tests/conftest.py, so ``cdp``, ``connection`` and ``logs``
-are available to every test.
+Registered as a pytest plugin by tests/conftest.py, so ``cdp``, ``connection``, ``logs`` and
+``quick_retries`` are available to every test. ``MockCdp`` follows the emulator's readings of
+the documents (``cdp.expires_in``, ``cdp.token_limit``, ``cdp.invalid_token_status``, by the
+same names); the ``cdp`` fixture runs each test once per ``cdp.expires_in`` reading.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import time
 import pytest
 
 from airflow_provider_monetate.acquia_cdp.tokens._policy import DAY
+from airflow_provider_monetate.http import _policy as retry_policy
+from airflow_provider_monetate.testing.readings import readings_of
 from tests.conftest import set_connection
 
 AUTH = "https://auth.cdp.test"
@@ -21,13 +25,32 @@ LIFETIME = 15_599_999
 NOW = 1_767_232_800.0  # 2026-01-01 02:00 UTC
 
 
-class MockCdp:
-    """CDP's token endpoints on requests-mock: per-cycle limit, and creating invalidates older
-    tokens (``invalidate_previous``, the seed's reading) or leaves them valid."""
+#: How each ``refuse_<status>`` reading answers a create past the limit (as the emulator does).
+REFUSALS = {
+    400: {"errorCode": "TOKEN_LIMIT_EXCEEDED", "userMessage": "Token limit reached."},
+    403: {"errorCode": "FORBIDDEN", "userMessage": "Maximum number of bearer tokens (3) reached for this user."},
+    409: {"errorCode": "CONFLICT", "userMessage": "The bearer token quota of environment PROD is used up."},
+    429: None,
+}
 
-    def __init__(self, requests_mock, limit: int = 3, invalidate_previous: bool = True) -> None:
+
+class MockCdp:
+    """CDP's token endpoints on requests-mock, under the emulator's readings.
+
+    :param limit: the environment's limit (creates per cycle).
+    :param invalidate_previous: a create invalidates older tokens (the seed) or leaves them valid.
+    :param expires_in: ``fixed`` (a verify reports the lifetime) or ``countdown`` (the seconds left).
+    :param token_limit: ``invalidate`` (a create is never refused) or ``refuse_<status>``.
+    :param invalid_status: ``401`` or ``403``: the answer for an invalid Bearer token.
+    """
+
+    def __init__(self, requests_mock, limit: int = 3, invalidate_previous: bool = True, expires_in: str = "fixed",
+                 token_limit: str = "invalidate", invalid_status: str = "401") -> None:
         self.limit = limit
         self.invalidate_previous = invalidate_previous
+        self.expires_in = expires_in
+        self.token_limit = token_limit
+        self.invalid_status = int(invalid_status)
         self.now = time.time()
         self.expiry: dict[str, float] = {}  # valid tokens
         self.created_in_cycle = 0
@@ -61,19 +84,20 @@ class MockCdp:
                 self.created_in_cycle = 0
                 self.wipes += 1
                 return {"status": "wiped"}
-            if self.created_in_cycle >= self.limit:
-                context.status_code = 400
-                return {"errorCode": "TOKEN_LIMIT_EXCEEDED", "userMessage": "Token limit reached."}
+            if self.created_in_cycle >= self.limit and self.token_limit != "invalidate":
+                context.status_code = int(self.token_limit.removeprefix("refuse_"))
+                return REFUSALS[context.status_code]
             return {"access_token": self.issue(), "token_type": "bearer", "expires_in": LIFETIME}
         if not self.valid(credential):
-            context.status_code = 401
+            context.status_code = self.invalid_status
             return {"errorCode": "INVALID_TOKEN", "userMessage": "Invalid token"}
         if request.method == "DELETE":
             del self.expiry[credential]
             return {"status": "deleted"}
         if action == "extend":
             self.expiry[credential] += LIFETIME
-        return {"access_token": credential, "expires_in": int(self.expiry[credential] - self.now)}
+        left = LIFETIME if self.expires_in == "fixed" else int(self.expiry[credential] - self.now)
+        return {"access_token": credential, "expires_in": left}
 
 
 @pytest.fixture
@@ -86,9 +110,17 @@ def connection(monkeypatch):
     return define
 
 
+@pytest.fixture(params=readings_of("cdp.expires_in"))
+def cdp(requests_mock, connection, request):
+    """A ``MockCdp`` with the seed's readings, once per ``cdp.expires_in`` reading."""
+    return MockCdp(requests_mock, expires_in=request.param)
+
+
 @pytest.fixture
-def cdp(requests_mock, connection):
-    return MockCdp(requests_mock)
+def quick_retries(monkeypatch):
+    """Hooks created afterwards retry by the production rules with waits of milliseconds (a 429 is retried)."""
+    policy = retry_policy.RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002)
+    monkeypatch.setattr(retry_policy, "RetryPolicy", lambda: policy)
 
 
 @pytest.fixture

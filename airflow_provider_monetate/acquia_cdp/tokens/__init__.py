@@ -3,9 +3,12 @@
 A token travels through a rotation run in this order:
 
 * ``_store``: the :class:`TokenStore` (an Airflow Variable by default) is read;
-* ``_hook_api``: the stored token is verified through the hook;
+* ``_hook_api``: the stored token is verified through the hook (401 or 403: invalid);
+* ``_state``: the verify is taken in: the expiry in use is the earlier of the one tracked from
+  the last create or extend and the one CDP reported (``expires_in`` may count down or be
+  the fixed lifetime);
 * ``_decision``: :func:`decide` picks the action from the :class:`RotationPolicy` (``_policy``),
-  the :class:`TokenState` (``_state``), the verify and today's date;
+  the :class:`TokenState`, the expiry in use and today's date;
 * ``_rotation``: :func:`run_rotation` carries it out (extend, or count, create, store, verify,
   delete the previous token) in a crash-safe order, and writes the state back.
 
@@ -15,7 +18,7 @@ Everything here is pure Python; the Airflow operators are in
 
 from __future__ import annotations
 
-from airflow_provider_monetate.acquia_cdp.tokens._decision import Decision, VerifyResult, decide
+from airflow_provider_monetate.acquia_cdp.tokens._decision import Decision, IssuedToken, VerifyResult, decide
 from airflow_provider_monetate.acquia_cdp.tokens._policy import (
     ACCELERATED,
     BUILT_IN_POLICIES,
@@ -35,6 +38,7 @@ __all__ = [
     "COMBINED",
     "EXTENDED",
     "Decision",
+    "IssuedToken",
     "RotationAction",
     "RotationPolicy",
     "TokenApi",

@@ -2,21 +2,23 @@
 
 :func:`decide` turns the stored :class:`~airflow_provider_monetate.acquia_cdp.tokens._state.TokenState`,
 a fresh :class:`VerifyResult` and today's date into one :class:`Decision` under a
-:class:`~airflow_provider_monetate.acquia_cdp.tokens._policy.RotationPolicy`. Per Acquia,
-creating a token invalidates the earlier ones; another reading is that earlier tokens stay
-valid up to the limit. Nothing here depends on which reading is true. No Airflow imports.
+:class:`~airflow_provider_monetate.acquia_cdp.tokens._policy.RotationPolicy`. Nothing here
+depends on how the documents are read: whether a create invalidates every earlier token (the
+seed) or only the oldest beyond the limit, or is refused at the limit; whether a verify's
+``expires_in`` counts down or is the fixed lifetime (the rotation passes the expiry in use,
+see ``_state``). No Airflow imports.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from airflow_provider_monetate.acquia_cdp.tokens._policy import DAY, RotationPolicy
 from airflow_provider_monetate.acquia_cdp.tokens._state import RotationAction, TokenState, utc_day
 from airflow_provider_monetate.exceptions import RotationQuotaError
 
-__all__ = ["Decision", "VerifyResult", "decide"]
+__all__ = ["Decision", "IssuedToken", "VerifyResult", "decide"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,18 @@ class VerifyResult:
     """
 
     valid: bool
+    expires_in: float | None = None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """What a create returned. ``repr`` never shows the token.
+
+    :param token: the new bearer token.
+    :param expires_in: the lifetime CDP reported, or ``None`` when it did not say.
+    """
+
+    token: str = field(repr=False)
     expires_in: float | None = None
 
 
@@ -176,7 +190,12 @@ def _replace_served(policy: RotationPolicy, state: TokenState, slot: _Slot, toda
 def _extend_when_due(reason: str, days_left: float | None, window: int) -> Decision:
     """Extend a token kept in use once it has ``window`` days or fewer left, or an unknown expiry."""
     if days_left is None:
-        return Decision(RotationAction.EXTEND, f"{reason}; CDP did not report its expiry, extending", None)
+        return Decision(
+            RotationAction.EXTEND,
+            f"{reason}; its expiry is not tracked yet (a token adopted from outside, or a state from an older "
+            "version), extending it to learn it",
+            None,
+        )
     if days_left <= window:
         return Decision(RotationAction.EXTEND, f"{reason}; {days_left:.1f} days left, extending", days_left)
     return Decision(RotationAction.NONE, f"{reason}; {days_left:.1f} days left", days_left)

@@ -1,6 +1,7 @@
 """Acquia CDP token rotation policies: how long each token of a cycle is kept, and when to extend.
 
-CDP bearer tokens live 180 days (a verify reports ``expires_in`` = 15,599,999 s). Each
+CDP bearer tokens live 180 days (the seed: a verify reports ``expires_in`` = 15,599,999 s,
+which may be the seconds left or the fixed lifetime: ``_state`` tracks the expiry itself). Each
 environment allows only so many tokens (``_environments.TOKEN_LIMITS``: CS 5, UAT 3, PROD 3);
 here that is read as a budget of *creations per cycle*, where a "wipe all tokens"
 (``DELETE /token`` with Basic credentials) ends the cycle and restores the budget.
@@ -26,6 +27,7 @@ __all__ = [
     "DAY",
     "EXTENDED",
     "TOKEN_LIFETIME_DAYS",
+    "TOKEN_LIFETIME_SECONDS",
     "RotationPolicy",
     "custom_policy",
     "get_policy",
@@ -33,6 +35,8 @@ __all__ = [
 
 DAY = 86400
 TOKEN_LIFETIME_DAYS = 180
+#: The seed's ``expires_in`` of a token: its lifetime, used when CDP's create answer gives none.
+TOKEN_LIFETIME_SECONDS = 15_599_999
 
 
 def _positive_int(value: Any, what: str) -> int:

@@ -9,8 +9,18 @@ JSON object about one customer in one system::
      "confirmed_at": "2024-05-03T03:00:00.000000Z", "dataset": "gdpr_deletions",
      "dag_id": "erase_customers", "run_id": "manual__2024-05-01", "recorded_at": "..."}
 
-``status`` is ``submitted`` (the deletion was sent) or ``confirmed`` (the system reports the
-customer gone); a customer's latest record is its current state. With ``hash_ids=True``,
+``status`` is one of (a customer's latest record is its current state):
+
+* ``submitted``: the deletion was sent to the system;
+* ``confirmed``: the system held the customer (Monetate answered ``FOUND`` or ``PENDING`` for
+  exactly this ID, before or after the submission), then reported it gone (``NOT_FOUND``);
+* ``not_held``: there was nothing to erase: Monetate answered ``NOT_FOUND`` for the ID when
+  asked before the submission (the request was still sent, so that Monetate purges the ID if
+  it ever sees it);
+* ``gone_unverified``: Monetate answered ``NOT_FOUND`` at the first look after the submission,
+  without the pre-check, so whether it ever held the customer is unknown.
+
+``confirmed_at`` is when the system said so (for the last three). With ``hash_ids=True``,
 ``customer_id`` holds the SHA-256 of the ID (``id_hash: "sha256"``) instead of the ID.
 
 Layout: the ledger is a directory, local or in object storage, of JSON Lines part files.
@@ -47,7 +57,11 @@ MONETATE = "monetate"
 ACQUIA_CDP = "acquia_cdp"
 SUBMITTED = "submitted"
 CONFIRMED = "confirmed"
-STATUSES = (SUBMITTED, CONFIRMED)
+NOT_HELD = "not_held"
+GONE_UNVERIFIED = "gone_unverified"
+STATUSES = (SUBMITTED, CONFIRMED, NOT_HELD, GONE_UNVERIFIED)
+#: The outcomes that end the wait for a customer: Monetate holds nothing about it any more.
+SETTLED = (CONFIRMED, NOT_HELD, GONE_UNVERIFIED)
 
 _PART_SUFFIX = ".jsonl"
 # ``<recorded_at without - and :>-<12 hex>.jsonl``, e.g. ``20240501T100003.120000Z-0123456789ab.jsonl``:
@@ -75,10 +89,10 @@ class LedgerEntry:
 
     :param customer_id: the raw customer ID (the ledger hashes it when asked to).
     :param system: where the deletion happened: ``monetate``, ``acquia_cdp``, ...
-    :param status: ``submitted`` or ``confirmed``.
+    :param status: ``submitted``, ``confirmed``, ``not_held`` or ``gone_unverified`` (see the module).
     :param delete_request_time: when the person asked to be erased (UTC ISO-8601).
     :param submitted_at: when the deletion was sent to the system.
-    :param confirmed_at: when the system reported the customer gone (``confirmed`` only).
+    :param confirmed_at: when the system reported the customer gone, or not held (all but ``submitted``).
     :param dataset: the Monetate privacy dataset, or the CDP entity, when there is one.
     :param dag_id: the DAG that did it.
     :param run_id: the DAG run that did it.
@@ -241,18 +255,23 @@ class DeletionLedger:
         ]
         return min(times, default=None)
 
-    def unconfirmed(self, customer_ids: Iterable[str], system: str | None = None) -> list[str]:
+    def unconfirmed(self, customer_ids: Iterable[str], system: str | None = None,
+                    settled: Iterable[str] = (CONFIRMED,)) -> list[str]:
         """The given raw IDs with no ``confirmed`` record (in ``system``, or any), in the given order.
 
         Reads the ledger once; memory grows with the IDs given, not with the ledger. Plain and
         hashed records both count.
+
+        :param settled: the statuses that count; :data:`SETTLED` for "the wait is over" (confirmed,
+            not held, or gone unverified).
         """
         wanted = list(dict.fromkeys(customer_ids))
         plain = set(wanted)
+        counted = set(settled)
         by_hash = {hash_id(cid): cid for cid in wanted}
         confirmed: set[str] = set()
         for record in self.records(system=system):
-            if record.get("status") != CONFIRMED:
+            if record.get("status") not in counted:
                 continue
             stored = record.get("customer_id")
             raw = by_hash.get(stored) if record.get("id_hash") else (stored if stored in plain else None)

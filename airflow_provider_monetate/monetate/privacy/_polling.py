@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from airflow_provider_monetate.exceptions import ApiUnavailableError
 from airflow_provider_monetate.monetate.privacy._status import DeletionStatus
 
-__all__ = ["StatusRound"]
+__all__ = ["StatusRound", "ask_statuses"]
 
 
 class StatusRound:
@@ -65,4 +66,39 @@ class StatusRound:
                 "Monetate is unavailable (%s); %d of %d IDs checked this round, the rest wait for the next.",
                 self.failure, len(self.statuses), len(self.pending),
             )
+        unknown = sum(status == DeletionStatus.UNKNOWN.value for status in self.statuses.values())
+        if unknown:
+            log.warning(
+                "Monetate answered %d of %d ID(s) with an integer status code whose description does not say "
+                "PENDING, FOUND or NOT_FOUND; no document maps the codes, so these are not read as done and wait "
+                "for the next round.", unknown, len(self.statuses),
+            )
         return self.statuses
+
+
+def ask_statuses(
+    pending: Sequence[str],
+    status_of: Callable[[str], DeletionStatus],
+    max_concurrency: int,
+    log: logging.Logger | logging.LoggerAdapter,
+) -> dict[str, str]:
+    """One round in threads: the statuses of ``pending``, ``max_concurrency`` calls at a time.
+
+    :param status_of: asks Monetate about one ID.
+    :raises: as :meth:`StatusRound.finish`.
+    """
+    if not pending:
+        return {}
+    status_round = StatusRound(pending, max_concurrency)
+
+    def work() -> None:
+        while (customer_id := status_round.next_id()) is not None:
+            try:
+                status_round.record(customer_id, status_of(customer_id))
+            except Exception as error:  # the round decides which failures end the task
+                status_round.fail(error)
+
+    with ThreadPoolExecutor(max_workers=status_round.workers, thread_name_prefix="deletion-status") as pool:
+        for _ in range(status_round.workers):
+            pool.submit(work)
+    return status_round.finish(log)

@@ -6,6 +6,7 @@ Modules, one concern each:
   per-environment limits and the invalidation reading) and session tokens.
 * ``payload``: the tracker's payload rules (pure functions).
 * ``tracker``: stored records: upserts by key, KFK_0 filing, soft deletes.
+* ``webtag``: webtag service users' access keys on the tracker, refusals and blocks.
 * ``envelope``: the CDP error envelope.
 * ``service``: the URL table and the handlers (:class:`CdpService`).
 """

@@ -11,9 +11,13 @@ Paths::
                                                 Basic   wipe all, new cycle
     POST   /authentication?action=login|logout                                  cdp.auth
     POST   /v2/{tenant_id}/dw/tracker?scheme=a1user   Bearer                    cdp.tracker
+    POST   /v2/{tenant_id}/dw/tracker?scheme=a1webtag&accessKey=<key>           cdp.tracker
 
 The rules live next door: token limits and invalidation in ``tokens``, payload rules in
-``payload``, storage in ``tracker``; errors use the envelope of ``envelope``.
+``payload``, webtag access keys in ``webtag``, storage in ``tracker``; errors use the envelope
+of ``envelope``. The tracker takes the two schemes the documents name: ``a1user`` (an
+integration user's Bearer token) and ``a1webtag`` (a webtag service user's access key, no
+``Authorization``); each user has one, and a token is taken only with its user's scheme.
 """
 
 from __future__ import annotations
@@ -35,12 +39,15 @@ from airflow_provider_monetate.testing.acquia_cdp.tokens import (
     TokenRegistry,
 )
 from airflow_provider_monetate.testing.acquia_cdp.tracker import RecordStore
+from airflow_provider_monetate.testing.acquia_cdp.webtag import WEBTAG_SCHEME, WebtagGuard
 from airflow_provider_monetate.testing.clock import Clock
+from airflow_provider_monetate.testing.readings import Readings
 from airflow_provider_monetate.testing.wire import ApiError, Request, Resolved, Response
 
 __all__ = ["CdpService"]
 
 _TRACKER_PATH = re.compile(r"/v2/(?P<tenant>[^/]+)/dw/tracker")
+_SCHEMES = (SCHEME, WEBTAG_SCHEME)  # the integration user's and the webtag service user's
 _SEND_BEARER = "Send Authorization: Bearer <token>."
 _ActionHandler = Callable[[Request, str, str], Response]  # (request, credential kind, credential)
 
@@ -51,11 +58,13 @@ class CdpService:
     :param clock: the emulator clock.
     """
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, readings: Readings | None = None) -> None:
         self.clock = clock
+        self.readings = readings if readings is not None else Readings()
         self.lock = threading.RLock()
-        self.tokens = TokenRegistry(clock)
+        self.tokens = TokenRegistry(clock, self.readings)
         self.records = RecordStore()
+        self.webtag = WebtagGuard(clock, self.readings, self.tokens)
 
     # --- routing ---------------------------------------------------------------------
 
@@ -116,7 +125,7 @@ class CdpService:
         """The Bearer token, its scheme checked (``message``/``developer`` when the credential is not Bearer)."""
         if kind != "bearer":
             raise fail(401, "INVALID_TOKEN", message, developer)
-        token = self.tokens.bearer(credential)
+        token = self.tokens.bearer(credential, status=self.tokens.token_status())
         self._check_scheme(request, self.tokens.owner(token))
         return token
 
@@ -127,8 +136,8 @@ class CdpService:
         return Response(200, body, auth_calls=1)
 
     def _verify_body(self, token: CdpToken) -> dict:
-        remaining = max(0, int(token.expires_at - self.clock.now()))
-        return {"access_token": token.value, "token_type": "bearer", "expires_in": remaining, "userType": "CLIENT"}
+        expires_in = self.tokens.expires_in(token)  # the cdp.expires_in reading
+        return {"access_token": token.value, "token_type": "bearer", "expires_in": expires_in, "userType": "CLIENT"}
 
     # --- /token ----------------------------------------------------------------------
 
@@ -212,17 +221,8 @@ class CdpService:
     def tracker(self, request: Request, params: dict) -> Response:
         """Ingest flat records; all-or-nothing."""
         tenant = params["tenant"]
-        if request.query.get("scheme") != SCHEME:
-            raise fail(400, "INVALID_SCHEME", f"The emulator's tracker accepts scheme={SCHEME} only.")
-        kind, credential = self._credentials(request)
         with self.lock:
-            if kind != "bearer":
-                raise fail(401, "INVALID_TOKEN", "Invalid token", _SEND_BEARER)
-            token = self.tokens.bearer(credential)
-            if tenant not in self.tokens.tenants():
-                raise fail(404, "TENANT_NOT_FOUND", f"Unknown tenant {tenant}.")
-            if self.tokens.owner(token).tenant_id != tenant:
-                raise fail(403, "FORBIDDEN", f"This token does not grant access to tenant {tenant}.")
+            self._tracker_access(request, tenant)
         content_type = (request.header("Content-Type") or "").split(";")[0].strip().lower()
         if content_type != "application/json":
             raise fail(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json.")
@@ -230,7 +230,7 @@ class CdpService:
             body = request.json()
         except ValueError as exc:
             raise fail(400, "MALFORMED_JSON", "The JSON payload is malformed.", str(exc)) from None
-        errors = payload_errors(body)
+        errors = payload_errors(body, self.readings, self.records.entity_keys)
         if errors:
             first = errors[0]
             raise fail(422, "INVALID_PAYLOAD", f"{first['path']}: {first['message']}", None, {"errors": errors})
@@ -238,28 +238,55 @@ class CdpService:
             received = self.records.ingest(tenant, body)
         return Response(200, {"status": "accepted", "received": received}, rows=sum(received.values()))
 
+    def _tracker_access(self, request: Request, tenant: str) -> None:
+        """Admit a tracker call: its scheme, then its Bearer token or (``a1webtag``) its access key."""
+        scheme = request.query.get("scheme")
+        if scheme not in _SCHEMES:
+            raise fail(400, "INVALID_SCHEME", f"The scheme query parameter must be {SCHEME} (integration user, "
+                       f"Authorization: Bearer) or {WEBTAG_SCHEME} (webtag service user, accessKey).")
+        if scheme == WEBTAG_SCHEME:
+            if tenant not in self.tokens.tenants():
+                raise fail(404, "TENANT_NOT_FOUND", f"Unknown tenant {tenant}.")
+            self.webtag.admit(request, tenant)
+            return
+        kind, credential = self._credentials(request)
+        if kind != "bearer":
+            raise fail(401, "INVALID_TOKEN", "Invalid token", _SEND_BEARER)
+        token = self.tokens.bearer(credential)
+        if tenant not in self.tokens.tenants():
+            raise fail(404, "TENANT_NOT_FOUND", f"Unknown tenant {tenant}.")
+        owner = self.tokens.owner(token)
+        if owner.scheme != scheme:
+            raise fail(400, "INVALID_SCHEME", f"This token is a {owner.scheme} user's: send scheme={owner.scheme}.")
+        if owner.tenant_id != tenant:
+            raise fail(403, "FORBIDDEN", f"This token does not grant access to tenant {tenant}.")
+
     # --- setup and inspection (the Emulator's methods) -------------------------------
 
-    def add_user(self, login: str, password: str, environment: str, tenant_id: str) -> None:
-        """Register an integration user.
+    def add_user(self, login: str, password: str, environment: str, tenant_id: str, scheme: str = SCHEME) -> None:
+        """Register an integration user (``a1user``) or a webtag service user (``a1webtag``).
 
-        :raises ValueError: unknown environment or empty login/password/tenant.
+        :raises ValueError: unknown environment or scheme, or empty login/password/tenant.
         """
+        if scheme not in _SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(_SCHEMES)}")
         with self.lock:
             self.tokens.add_user(login, password, environment, tenant_id)
+            self.tokens.users[login].scheme = scheme
 
     def issue_token(self, login: str) -> str:
         """Create a token for ``login`` as ``POST /token?action=create`` would (limits apply).
 
         :raises KeyError: unknown user.
-        :raises ValueError: the cycle's token limit is reached.
+        :raises ValueError: the cycle's token limit is reached and the ``cdp.token_limit`` reading refuses.
         """
         with self.lock:
             user = self.tokens.users[login]
             try:
                 return self.tokens.create(user).value
             except ApiError as exc:
-                raise ValueError(exc.response.body["userMessage"]) from None
+                body = exc.response.body or {}
+                raise ValueError(body.get("userMessage") or f"create refused with {exc.response.status}") from None
 
     def expire_tokens(self) -> int:
         """Make every live bearer and session token expire now; return how many."""
@@ -274,6 +301,12 @@ class CdpService:
     def config(self) -> dict:
         """``invalidation``, ``extend_seconds`` and ``token_limits``."""
         return self.tokens.config()
+
+    def set_entity_key(self, entity: str, key_field: str) -> None:
+        """Configure an entity keyed by ``key_field`` instead of ``Source{Entity}Number``, as a tenant's
+        custom entity may be (the seed: "each entity in CDP has its unique SourceEntityNumber column")."""
+        with self.lock:
+            self.records.entity_keys[entity] = key_field
 
     def records_of(self, tenant_id: str, entity: str) -> list[dict]:
         """Copies of stored records of one entity (``customers`` or ``Customer``) for a tenant."""
@@ -293,6 +326,7 @@ class CdpService:
                 "users": users,
                 "records": records["records"],
                 "soft_deleted": records["soft_deleted"],
+                "webtag": self.webtag.stats(),
                 "invalidation": self.tokens.invalidation,
             }
 
@@ -301,3 +335,4 @@ class CdpService:
         with self.lock:
             self.tokens.reset(users=users)
             self.records.reset()
+            self.webtag.reset()

@@ -3,7 +3,9 @@
 The payload rules are ``payload``'s; this module stores records that passed them, as CDP
 would: keyed entities upsert by ``Source{Entity}Number`` keeping the latest non-null value
 of each attribute, events are appended, a record without ``SourceSystemID`` is filed under
-``KFK_0`` (and counted), and ``DeleteFlag: true`` is kept on the record (a soft delete).
+``KFK_0`` (and counted), and ``DeleteFlag: true`` is kept on the record (a soft delete). The
+Event entity has no ``DeleteFlag``: one sent on an event (the ``cdp.event_delete_flag`` reading
+``ignored``; under ``refused`` it never gets here) is not stored, and deletes nothing.
 Not thread-safe: ``CdpService`` holds its lock around every call.
 """
 
@@ -27,6 +29,8 @@ class RecordStore:
     def __init__(self) -> None:
         self.records: dict[str, dict[str, Any]] = {}  # tenant -> entity -> {key: record} | [events]
         self.kfk0: dict[str, int] = {}
+        #: Entities the tenant keys by a column other than Source{Entity}Number (its configuration).
+        self.entity_keys: dict[str, str] = {}
 
     def ingest(self, tenant: str, body: dict[str, list[dict]]) -> dict[str, int]:
         """Store a payload that passed the rules; return records received per collection."""
@@ -35,7 +39,7 @@ class RecordStore:
     def store(self, tenant: str, collection: str, records: list[dict]) -> int:
         """Store one collection's records; return how many."""
         entity = entity_name(collection)
-        key = key_field(entity)
+        key = key_field(entity, self.entity_keys)
         store = self.records.setdefault(tenant, {})
         for record in records:
             if record.get("SourceSystemID") is None:
@@ -43,10 +47,10 @@ class RecordStore:
                 record = {**record, "SourceSystemID": DEFAULT_SOURCE_SYSTEM_ID}
                 self.kfk0[tenant] = self.kfk0.get(tenant, 0) + 1
             if key is None:
-                store.setdefault(entity, []).append(dict(record))
+                store.setdefault(entity, []).append({k: v for k, v in record.items() if k != "DeleteFlag"})
                 continue
             keyed = store.setdefault(entity, {})
-            value = record_key(entity, record)
+            value = record_key(entity, record, self.entity_keys)
             existing = keyed.get(value)
             if existing is None:
                 keyed[value] = dict(record)
@@ -86,3 +90,4 @@ class RecordStore:
         """Forget every record and count."""
         self.records.clear()
         self.kfk0.clear()
+        self.entity_keys.clear()

@@ -6,6 +6,8 @@ Modules, one concern each:
 * ``auth``: API users, public keys, JWT verification, opaque tokens.
 * ``schema``: schema definition rules and row validation (pure functions).
 * ``state``: account state: datasets and their rows, privacy requests, the nightly batch.
+* ``privacy``: the privacy post's body and request times, and the status answers, under the
+  readings of the documents' open points.
 * ``envelope``: the ``{"meta", "data"}`` response envelope and its error form.
 * ``service``: the URL table and the handlers (:class:`MonetateService`).
 """

@@ -11,28 +11,18 @@ reading of the documents (a mistake there would then pass its own test).
 
 from __future__ import annotations
 
+import csv
 import math
 import re
 from datetime import date
 from typing import Any
 
+from airflow_provider_monetate.testing.readings import Readings, declare
+
 __all__ = [
-    "CHECKERS",
-    "DATA_TYPES",
-    "FIELD_FLAGS",
-    "MAX_FIELDS",
-    "MAX_ROW_ERRORS",
-    "NAME_MAX_LENGTH",
-    "NAME_PATTERN",
-    "PRIVACY_STATUSES",
-    "PRIVACY_TYPE",
-    "SCHEMA_TYPES",
-    "TYPE_FIELDS",
-    "RowValidator",
-    "SchemaError",
-    "is_iso8601",
-    "validate_new_schema",
-    "validate_patch",
+    "CHECKERS", "DATA_TYPES", "FIELD_FLAGS", "MAX_FIELDS", "MAX_ROW_ERRORS", "MULTI_STRING_COMMAS", "NAME_MAX_LENGTH",
+    "NAME_PATTERN", "PRIVACY_STATUSES", "PRIVACY_TYPE", "SCHEMA_TYPES", "TYPE_FIELDS", "MultiString", "RowValidator",
+    "SchemaError", "is_iso8601", "split_multi_string", "validate_new_schema", "validate_patch",
 ]
 
 # Written apart from the provider's: the emulator checks the documents, not our reading of them.
@@ -290,7 +280,8 @@ def _check_category(value: Any) -> str | None:
     return None if type(value) is int else _check_string(value)
 
 
-# MULTI_STRING follows the spec: "As STRING, but allows multiple values separated by commas".
+# MULTI_STRING follows the spec: "As STRING, but allows multiple values separated by commas"
+# (how the server splits one is an open point: MULTI_STRING_COMMAS).
 CHECKERS = {
     "STRING": _check_string,
     "MULTI_STRING": _check_string,
@@ -301,6 +292,41 @@ CHECKERS = {
 }
 MAX_ROW_ERRORS = 500
 
+MULTI_STRING_COMMAS = declare(
+    "monetate.multi_string_commas",
+    ("quoted", "backslash", "every_comma"),
+    "The Data API spec: MULTI_STRING is a 'comma-separated string ... See Product Catalog Specification: Comma "
+    "Escaping regarding the necessary escaping rules'; that page is not among the documents, and the catalog quotes "
+    "a value holding commas. 'quoted': CSV-style, a value in double quotes keeps its commas, \"\" is a quote; "
+    "'backslash': a comma after a backslash belongs to the value; 'every_comma': every comma separates. Stored "
+    "values: MultiString.values. The provider is configurable: by default it rejects (naming row and field) any "
+    "item a reading would split or join (a comma, a leading quote, a trailing backslash); "
+    "multi_string_commas='quote' or 'backslash' sends that reading's encoding.",
+)
+_ESCAPED_COMMA, _SEPARATOR = "\\,", re.compile(r"(?<!\\),")
+
+
+class MultiString(str):
+    """A stored MULTI_STRING: the text as posted, which the record GET answers (the spec's examples
+    show a string), and :attr:`values`, what the server split it into under the reading in force."""
+
+    def __new__(cls, text: str, values: list[str]) -> MultiString:
+        stored = super().__new__(cls, text)
+        stored.values = tuple(values)
+        return stored
+
+
+def split_multi_string(value: str, reading: str) -> list[str]:
+    """The values a MULTI_STRING holds under a reading of :data:`MULTI_STRING_COMMAS`."""
+    if reading == "quoted":
+        try:
+            return next(csv.reader([value]))
+        except csv.Error:  # no quoting rule can read it: every comma separates
+            return value.split(",")
+    if reading == "backslash":
+        return [part.replace(_ESCAPED_COMMA, ",") for part in _SEPARATOR.split(value)]
+    return value.split(",")
+
 
 class RowValidator:
     """Validates ``schema_rows`` against one schema's fields (compiled once per schema).
@@ -310,6 +336,7 @@ class RowValidator:
 
     def __init__(self, fields: dict[str, dict]) -> None:
         self.checks = {name: CHECKERS[d["data_type"]] for name, d in fields.items()}
+        self.multi_strings = tuple(name for name, d in fields.items() if d["data_type"] == "MULTI_STRING")
         self.identifier = next((n for n, d in fields.items() if d.get("identifier")), None)
         self.unique_key = next((n for n, d in fields.items() if d.get("unique_key")), None)
         self.required = tuple(
@@ -341,3 +368,16 @@ class RowValidator:
             if len(errors) >= MAX_ROW_ERRORS:
                 break
         return errors[:MAX_ROW_ERRORS]
+
+    def stored(self, rows: list[dict], readings: Readings) -> list[dict]:
+        """Valid rows as the server keeps them: each MULTI_STRING a :class:`MultiString`, split the
+        way the :data:`MULTI_STRING_COMMAS` reading in force says."""
+        if not self.multi_strings:
+            return rows
+        reading = readings.get(MULTI_STRING_COMMAS.name)
+        kept = []
+        for row in rows:
+            split = {name: MultiString(row[name], split_multi_string(row[name], reading))
+                     for name in self.multi_strings if row.get(name) is not None}
+            kept.append({**row, **split} if split else row)
+        return kept

@@ -26,6 +26,7 @@ from typing import Any
 
 from airflow_provider_monetate.testing import routes
 from airflow_provider_monetate.testing.clock import Clock
+from airflow_provider_monetate.testing.monetate import privacy
 from airflow_provider_monetate.testing.monetate.auth import ApiToken, AuthError, MonetateAuth
 from airflow_provider_monetate.testing.monetate.envelope import envelope, error_response, fail
 from airflow_provider_monetate.testing.monetate.schema import (
@@ -37,7 +38,8 @@ from airflow_provider_monetate.testing.monetate.schema import (
     validate_new_schema,
     validate_patch,
 )
-from airflow_provider_monetate.testing.monetate.state import Account, Dataset, describe_status
+from airflow_provider_monetate.testing.monetate.state import Account, Dataset
+from airflow_provider_monetate.testing.readings import Readings
 from airflow_provider_monetate.testing.wire import Handler, Request, Resolved, Response
 
 __all__ = ["DEFAULT_BATCH_HOUR", "DEFAULT_ENVIRONMENTS", "RECORD_READS_PER_SECOND", "MonetateService"]
@@ -64,15 +66,26 @@ def _flag(request: Request, name: str) -> bool:
     return (request.query.get(name) or "").lower() in ("true", "1", "yes")
 
 
+def _schema_rows(body: Any) -> list:
+    """The rows of a Send Data body ``{"schema_rows": [...], "_sent_time"?}``; 400 for any other shape."""
+    if not isinstance(body, dict) or not isinstance(body.get("schema_rows"), list):
+        raise fail(400, [{"field": "schema_rows", "message": "Body must be an object with a schema_rows list."}])
+    sent = body.get("_sent_time")
+    if sent is not None and not is_iso8601(sent):
+        raise fail(400, [{"field": "_sent_time", "message": "_sent_time must be an ISO-8601 date-time."}])
+    return body["schema_rows"]
+
+
 class MonetateService:
     """The Monetate APIs: the URL table and handlers over ``auth`` and the accounts' ``state``.
 
     :param clock: the emulator clock.
     """
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, readings: Readings | None = None) -> None:
         self.clock = clock
-        self.auth = MonetateAuth(clock)
+        self.readings = readings if readings is not None else Readings()
+        self.auth = MonetateAuth(clock, self.readings)
         self.lock = threading.RLock()
         self.accounts: dict[tuple[str, str], Account] = {}
         self.environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS
@@ -233,24 +246,26 @@ class MonetateService:
     # --- data ------------------------------------------------------------------------
 
     def post_rows(self, request: Request, params: dict) -> Response:
-        """``POST data/{name}/``: validate every row; store all or nothing."""
+        """``POST data/{name}/``: validate every row; store all or nothing.
+
+        A privacy dataset takes the body shape and request times its readings say (``privacy``).
+        """
         body = self._body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("schema_rows"), list):
-            raise fail(400, [{"field": "schema_rows", "message": "Body must be an object with a schema_rows list."}])
-        rows = body["schema_rows"]
-        sent = body.get("_sent_time")
-        if sent is not None and not is_iso8601(sent):
-            raise fail(400, [{"field": "_sent_time", "message": "_sent_time must be an ISO-8601 date-time."}])
         with self.lock:
             account = self._account(request, params)
             dataset = self._dataset(account, params["name"])
+            rows = privacy.posted_rows(body, self.readings) if dataset.is_privacy else _schema_rows(body)
             errors = dataset.validator.errors(rows)
+            if dataset.is_privacy:
+                errors += privacy.check_request_times(rows, self.readings)
             if errors:
                 raise fail(400, errors)
             now = self.clock.now()
-            dataset.store(rows, now)
+            dataset.store(dataset.validator.stored(rows, self.readings), now)
             if dataset.is_privacy:
-                account.submit_privacy([row["customer_id"] for row in rows], now)
+                ids = [row["customer_id"] for row in rows]
+                account.submit_privacy(ids, now, any_submitted=privacy.queues_any_submitted(self.readings))
+                return privacy.posted_response(body, rows, self.readings)
         return Response(201, envelope(201, {"schema_rows": rows}), rows=len(rows))
 
     def get_record(self, request: Request, params: dict) -> Response:
@@ -280,7 +295,7 @@ class MonetateService:
     # --- privacy ---------------------------------------------------------------------
 
     def privacy(self, request: Request, params: dict) -> Response:
-        """``GET customer-data-privacy/{name}/?id=``: PENDING, FOUND or NOT_FOUND."""
+        """``GET customer-data-privacy/{name}/?id=``: PENDING, FOUND or NOT_FOUND, as the readings say."""
         with self.lock:
             account = self._account(request, params)
             dataset = account.datasets.get(params["name"])
@@ -289,8 +304,7 @@ class MonetateService:
             customer_id = request.query.get("id")
             if not customer_id:
                 raise fail(400, [{"field": "id", "message": "The id query parameter is required."}])
-            status = account.privacy_status(customer_id)
-        return Response(200, envelope(200, {"status": status, "description": describe_status(customer_id, status)}))
+            return privacy.status_response(account, customer_id, self.readings)
 
     # --- setup and inspection (the Emulator's methods) -------------------------------
 

@@ -129,14 +129,20 @@ class Account:
     def __init__(self) -> None:
         self.datasets: dict[str, Dataset] = {}
         self.pending: dict[str, float] = {}  # customer_id -> submitted_at (emulator time)
+        self.erased: set[str] = set()  # IDs a nightly batch removed: Monetate held them once
         self.last_record_read: float | None = None
         self._next_due = math.inf
         self._due_hour: float | None = None
 
-    def submit_privacy(self, customer_ids: list[str], now: float) -> None:
-        """Register deletion requests (an ID already pending keeps its first submission)."""
+    def submit_privacy(self, customer_ids: list[str], now: float, any_submitted: bool = False) -> None:
+        """Register deletion requests (an ID already pending keeps its first submission).
+
+        :param any_submitted: queue every ID (``PENDING`` until the batch); otherwise only the IDs
+            this account holds, as the seed's "found ... and is pending removal" says.
+        """
         for cid in customer_ids:
-            self.pending.setdefault(cid, now)
+            if any_submitted or cid in self.pending or self.holds(cid):
+                self.pending.setdefault(cid, now)
         self._due_hour = None  # recompute the next due time on the next check
 
     def run_due_batches(self, now: float, batch_hour: float) -> None:
@@ -155,15 +161,24 @@ class Account:
         done = {cid for cid, t in self.pending.items() if next_batch_after(t, batch_hour) <= now}
         for cid in done:
             del self.pending[cid]
+        self.erased |= done
         for dataset in self.datasets.values():
             dataset.remove_identifiers(done)
         self._due_hour = None
 
+    def holds(self, customer_id: str) -> bool:
+        """Whether a dataset holds data about the customer (a privacy dataset's requests are not data)."""
+        return any(d.has_identifier(customer_id) for d in self.datasets.values() if not d.is_privacy)
+
+    def ever_held(self, customer_id: str) -> bool:
+        """Whether the account holds, queued or erased the customer: "never held" is the opposite."""
+        return customer_id in self.pending or customer_id in self.erased or self.holds(customer_id)
+
     def privacy_status(self, customer_id: str) -> str:
-        """PENDING (submitted, batch not run), FOUND (present in a dataset) or NOT_FOUND."""
+        """PENDING (queued, batch not run), FOUND (held in a dataset) or NOT_FOUND."""
         if customer_id in self.pending:
             return "PENDING"
-        if any(d.has_identifier(customer_id) for d in self.datasets.values()):
+        if self.holds(customer_id):
             return "FOUND"
         return "NOT_FOUND"
 

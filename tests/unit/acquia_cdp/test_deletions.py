@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_monetate.acquia_cdp._deletions import DeletionRules, custom_entity_deletions, merge_units
+from airflow_provider_monetate.acquia_cdp._entities import EntityNaming
 
 # -- deletions -----------------------------------------------------------------------------
 
@@ -78,3 +79,39 @@ def test_a_deletion_row_with_a_blank_or_default_identifier_is_refused(record, fi
 def test_standard_entities_are_refused_as_custom_entities_whatever_their_spelling(collection):
     with pytest.raises(ValueError, match="is not a custom entity"):
         custom_entity_deletions({collection: ["X-1"]}, "crm")
+
+
+# -- issue 12: the address collections and key columns are guesses, so they can be set ------------
+
+def test_address_collections_and_keys_follow_the_naming():
+    naming = EntityNaming(collection_names={"Address": "addresses", "CustomerAddressXref": "customerAddressXrefs",
+                                            "customers": "Customers"},
+                          key_fields={"Address": "SourceAddrNumber"})
+    rules = DeletionRules(source_system_id="crm", delete_addresses=True, naming=naming)
+    unit, rejections = rules.normalize(1, {"SourceCustomerNumber": "C-1", "SourceAddrNumber": "A-1",
+                                           "SourceCustomerAddressXrefNumber": "X-1"})
+    flags = {"SourceSystemID": "crm", "DeleteFlag": True}
+    assert rejections == []
+    assert unit == {
+        "Customers": [{"SourceCustomerNumber": "C-1", **flags}],
+        "customerAddressXrefs": [{"SourceCustomerAddressXrefNumber": "X-1", "SourceCustomerNumber": "C-1",
+                                  "SourceAddrNumber": "A-1", **flags}],
+        "addresses": [{"SourceAddrNumber": "A-1", **flags}],
+    }
+    assert rules.customer_ids(unit) == ["C-1"]
+
+
+def test_the_customer_key_column_can_be_set():
+    rules = DeletionRules(source_system_id="crm", naming=EntityNaming(key_fields={"customers": "CustomerId"}))
+    unit, _ = rules.normalize(1, {"CustomerId": "C-9"})
+    assert unit == {"customers": [{"CustomerId": "C-9", "SourceSystemID": "crm", "DeleteFlag": True}]}
+    unit, _ = rules.normalize(2, {"UUID": "u-2"})
+    assert rules.customer_ids(unit) == ["u-2"]
+    _, [rejection] = rules.normalize(3, {"SourceCustomerNumber": "C-9"})
+    assert rejection.field == "CustomerId" and "CustomerId or UUID" in rejection.reason
+
+
+def test_custom_entity_keys_follow_the_naming():
+    naming = EntityNaming(key_fields={"PetInfo": "SourcePetNumber"}, collection_names={"PetInfo": "pets"})
+    units = custom_entity_deletions({"PetInfo": ["PET-1"]}, "crm", naming)
+    assert units == [{"pets": [{"SourcePetNumber": "PET-1", "SourceSystemID": "crm", "DeleteFlag": True}]}]

@@ -10,11 +10,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_monetate.acquia_cdp._payload import KNOWN_TIMESTAMP_FIELDS, EntityRules, nested_path
+from airflow_provider_monetate.acquia_cdp._payload import (
+    KNOWN_TIMESTAMP_FIELDS,
+    EntityRules,
+    looks_like_timestamp_name,
+    nested_path,
+)
 
 names = st.text(st.characters(categories=["Lu", "Ll", "Nd"]), min_size=1, max_size=12).filter(
-    lambda n: n.lower() not in {"sourcesystemid", "deleteflag", "sourcecustomernumber"}
+    lambda n: n.lower() not in {"sourcesystemid", "deleteflag", "sourcecustomernumber", "uuid"}
     and n not in KNOWN_TIMESTAMP_FIELDS and n.lower() not in {f.lower() for f in KNOWN_TIMESTAMP_FIELDS}
+    and not looks_like_timestamp_name(n)
 )
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53),
                     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20))
@@ -123,8 +129,8 @@ def test_names_that_differ_only_in_case_from_known_fields_are_refused():
 def test_values_json_cannot_carry_are_refused_or_converted():
     row, _ = customers().normalize(1, {"SourceCustomerNumber": "C", "Total": Decimal("4.50"), "Qty": Decimal(3)})
     assert row["Total"] == 4.5 and row["Qty"] == 3 and type(row["Qty"]) is int
-    _, rejections = customers().normalize(1, {"SourceCustomerNumber": "C", "Score": math.nan,
-                                              "Birthday": date(1990, 1, 1), "Blob": b"x"})
+    _, rejections = customers(timestamp_fields=[]).normalize(1, {"SourceCustomerNumber": "C", "Score": math.nan,
+                                                                 "Birthday": date(1990, 1, 1), "Blob": b"x"})
     reasons = {r.field: r.reason for r in rejections}
     assert "finite" in reasons["Score"] and "timestamp_fields" in reasons["Birthday"] and "bytes" in reasons["Blob"]
     # Listed in timestamp_fields, the same date is converted.
@@ -177,3 +183,81 @@ def test_identifiers_that_are_text_or_integers_pass_and_empty_references_are_nul
     row, _ = rules.normalize(1, {"SourceTransactionNumber": 17, "SourceCustomerNumber": "", "SourceSystemID": "web"})
     assert row == {"SourceTransactionNumber": 17, "SourceCustomerNumber": None, "SourceSystemID": "web"}
     assert rules.empty_strings == 1
+
+
+# -- issue 12: customers by UUID, key columns per entity, timestamp-looking fields -----------------
+
+def test_a_customer_keyed_only_by_uuid_is_accepted():
+    rules = customers()
+    row, rejections = rules.normalize(1, {"UUID": "6f1c-77", "Email": "a@b.c"})
+    assert rejections == [] and row == {"UUID": "6f1c-77", "Email": "a@b.c", "SourceSystemID": "crm"}
+    _, [rejection] = rules.normalize(2, {"Email": "a@b.c", "UUID": ""})
+    assert rejection.field == "SourceCustomerNumber" and "or UUID" in rejection.reason
+    assert rules.upsert_key({"UUID": "u-1"}) != rules.upsert_key({"SourceCustomerNumber": "u-1"})
+    assert rules.upsert_key({"UUID": "u-1", "SourceCustomerNumber": "C-1"}) == rules.upsert_key(
+        {"SourceCustomerNumber": "C-1"})
+    _, [rejection] = rules.normalize(4, {"SourceCustomerNumber": "C-1", "uuid": "u-1"})
+    assert rejection.field == "uuid" and "case-sensitive" in rejection.reason
+    # Only customers may be named by UUID.
+    _, [rejection] = EntityRules("transactions", source_system_id="pos").normalize(3, {"UUID": "u-1"})
+    assert rejection.field == "SourceTransactionNumber"
+
+
+def test_the_key_column_can_be_set_per_entity():
+    rules = EntityRules("PetInfo", source_system_id="crm", key_field="SourcePetNumber")
+    assert rules.key_field == "SourcePetNumber" and rules.resend_safe
+    row, rejections = rules.normalize(1, {"SourcePetNumber": "PET-1", "Species": "cat"})
+    assert rejections == [] and row["SourcePetNumber"] == "PET-1"
+    _, [rejection] = rules.normalize(2, {"SourcePetInfoNumber": "PET-1"})
+    assert rejection.field == "SourcePetNumber" and "upserts PetInfo records by SourcePetNumber" in rejection.reason
+    _, [rejection] = rules.normalize(3, {"SourcePetNumber": True})  # a key is an identifier, whatever its name
+    assert "got bool" in rejection.reason
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    ("LastLoginTime", "2024-05-01T12:00:00Z", 1714564800),          # by name
+    ("SignupTimeStamp", 1714564800, 1714564800),                     # by name, already epoch
+    ("RenewalDate", "2024-05-01", 1714521600),                       # by name
+    ("Anniversary", datetime(2024, 5, 1, 12, tzinfo=timezone.utc), 1714564800),  # by value: a datetime
+    ("Birthday", date(2024, 5, 1), 1714521600),                      # by value: a date
+    ("FirstSeen", "2024-05-01 12:00:00+00:00", 1714564800),          # by value: an ISO string
+])
+def test_timestamp_looking_fields_are_converted_and_counted(field, value, expected):
+    rules = customers()
+    row, rejections = rules.normalize(1, {"SourceCustomerNumber": "C-1", field: value})
+    assert rejections == [] and row[field] == expected
+    assert rules.guessed_timestamps == {field: 1}
+
+
+def test_known_and_listed_timestamps_are_not_counted_as_guesses():
+    rules = EntityRules("transactions", source_system_id="pos", timestamp_fields=["Shipped"])
+    row, _ = rules.normalize(1, {"SourceTransactionNumber": "T-1", "TransactionTimeStamp": "2024-05-01T12:00:00Z",
+                                 "Shipped": "2024-05-01T12:00:00Z"})
+    assert row["TransactionTimeStamp"] == row["Shipped"] == 1714564800 and rules.guessed_timestamps == {}
+
+
+def test_an_explicit_list_turns_the_guessing_off():
+    rules = customers(timestamp_fields=["RenewalDate"])
+    row, rejections = rules.normalize(1, {"SourceCustomerNumber": "C-1", "RenewalDate": "2024-05-01",
+                                          "LastLoginTime": "2024-05-01T12:00:00Z", "Note": "2024-05-01"})
+    assert rejections == [] and row["RenewalDate"] == 1714521600
+    assert row["LastLoginTime"] == "2024-05-01T12:00:00Z" and row["Note"] == "2024-05-01"
+    assert rules.guessed_timestamps == {}
+    _, [rejection] = customers(timestamp_fields=[]).normalize(2, {"SourceCustomerNumber": "C",
+                                                                  "Birthday": date.today()})
+    assert "not listed in timestamp_fields" in rejection.reason
+
+
+def test_a_field_named_like_a_timestamp_that_is_not_one_is_refused_naming_the_way_out():
+    _, [rejection] = customers().normalize(4, {"SourceCustomerNumber": "C-1", "ValidationDate": "N/A"})
+    assert rejection.field == "ValidationDate"
+    assert "looks like a timestamp" in rejection.reason and "timestamp_fields=" in rejection.reason
+    assert "N/A" not in rejection.reason
+
+
+def test_text_that_is_not_an_iso_date_is_left_alone():
+    rules = customers()
+    row, _ = rules.normalize(1, {"SourceCustomerNumber": "C-1", "Code": "2024", "Phone": "2024-555-0100",
+                                 "Zip": "20240501"})
+    assert (row["Code"], row["Phone"], row["Zip"]) == ("2024", "2024-555-0100", "20240501")
+    assert rules.guessed_timestamps == {}

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+from datetime import datetime, timezone
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from airflow_provider_monetate.acquia_cdp import _webtag
+from airflow_provider_monetate.acquia_cdp._webtag import webtag_key_matches
 from airflow_provider_monetate.exceptions import (
     ApiAuthError,
     ApiForbiddenError,
@@ -297,3 +301,56 @@ def test_test_connection_never_returns_a_token(hook, requests_mock):
     hook.retry = RetryPolicy(max_attempts=1)
     good, message = hook.test_connection()
     assert not good and "tok-static" not in message and "Bearer ***" in message
+
+
+# -- issue 12: the a1webtag scheme: the day's key in the query, no Authorization, never retried -------
+
+WEBTAG_NOW = datetime(2024, 1, 1, 12, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def webtag_hook(conn, monkeypatch):
+    monkeypatch.setattr(_webtag, "utc_now", lambda: WEBTAG_NOW)
+    return conn(scheme="a1webtag")
+
+
+def sent_key(request) -> str:
+    """The accessKey of a tracker request, as it was written in the URL (not decoded)."""
+    scheme, key = urlsplit(request.url).query.split("&")
+    assert scheme == "scheme=a1webtag" and key.startswith("accessKey=")
+    return key.removeprefix("accessKey=")
+
+
+def test_webtag_calls_carry_the_days_key_in_the_query_and_no_authorization(webtag_hook, requests_mock, masked):
+    pytest.importorskip("bcrypt")
+    tracker = requests_mock.post(TRACKER, json={"status": "accepted"})
+    webtag_hook.post_entities({"events": []})
+    webtag_hook.post_entities(body=b'{"events":[]}')
+    first, second = tracker.request_history
+    assert "Authorization" not in first.headers and "Authorization" not in second.headers
+    key = sent_key(first)
+    assert key.startswith("$2a$10$") and webtag_key_matches(key, "tok-static-123", "2024-01-01")
+    assert sent_key(second) == key  # one key a day
+    assert key in masked
+
+
+@pytest.mark.parametrize(("status", "error"), [(401, ApiAuthError), (403, ApiForbiddenError)])
+def test_a_refused_webtag_key_is_never_retried_and_the_error_says_why(webtag_hook, requests_mock, status, error):
+    pytest.importorskip("bcrypt")
+    tracker = requests_mock.post(TRACKER, status_code=status, json={"errorCode": "ACCESS_DENIED", "userMessage": "no"})
+    with pytest.raises(error) as info:
+        webtag_hook.post_entities({"events": []})
+    message = str(info.value)
+    assert tracker.call_count == 1
+    assert "webtag access key" in message and "not retried" in message and "block" in message
+    assert sent_key(tracker.last_request) not in message
+    with pytest.raises(error, match="not sent: an earlier call with the webtag access key was refused"):
+        webtag_hook.post_entities({"events": []})
+    assert tracker.call_count == 1
+
+
+def test_an_unknown_scheme_is_a_connection_problem_and_the_case_does_not_matter(conn, requests_mock):
+    with pytest.raises(ConfigurationError, match=r"- scheme: .*'a1bearer'.*a1user.*a1webtag"):
+        _ = conn(scheme="a1bearer").settings
+    assert conn(scheme=" A1WEBTAG ").scheme == "a1webtag" and conn(scheme="").scheme == "a1user"
+    assert requests_mock.call_count == 0

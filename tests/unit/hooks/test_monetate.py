@@ -99,6 +99,23 @@ def test_fresh_jwt_for_every_refresh(hook, mint, monkeypatch):
     assert first != second
 
 
+def test_every_attempt_of_the_token_exchange_signs_its_own_jwt(hook, requests_mock):
+    # The server checks iat against its clock: a JWT signed before a 90 s wait would be 90 s old.
+    now = [1_700_000_000.0]
+    hook.jwt_clock = lambda: now[0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    hook.api._sleep = sleep
+    busy = {"status_code": 503, "headers": {"Retry-After": "90"}, "json": ok(None, 503)}
+    mint = requests_mock.get(AUTH_URL, [busy, busy, {"json": token_body()}])
+    hook.mint_token()
+    sent = [r.headers["Authorization"].split(" ", 1)[1] for r in mint.request_history]
+    iats = [jwt.decode(token, options={"verify_signature": False})["iat"] for token in sent]
+    assert len(set(sent)) == 3 and iats[1] - iats[0] >= 90 and iats[2] - iats[1] >= 90
+
+
 @pytest.mark.parametrize("form", ["pkcs1", "pkcs8"])
 def test_key_forms_and_sources(conn, keypair, mint, tmp_path, form):
     pem = getattr(keypair, form)
@@ -529,3 +546,38 @@ def test_shortname_and_environment_are_one_path_segment(conn, requests_mock, ext
     with pytest.raises(ConfigurationError, match=line):
         conn(**extra).list_schemas()
     assert requests_mock.call_count == 0
+
+
+# -- deletion status under every reading of the documents (issue 12) -------------------------------------------
+
+NOT_HELD_WORDS = "The customer_id C1 has not been found within Monetate's data stores."
+
+
+@pytest.mark.parametrize(("status", "words", "read"), [
+    ("NOT_FOUND", "x", DeletionStatus.NOT_FOUND),
+    (2, NOT_HELD_WORDS, DeletionStatus.NOT_FOUND),  # the spec's integer: the words decide
+    (0, "The customer_id C1 has been found within Monetate's data stores and is pending removal.",
+     DeletionStatus.PENDING),
+    (2, "Status 2.", DeletionStatus.UNKNOWN),
+])
+def test_deletion_status_reads_names_and_integer_codes(hook, mint, requests_mock, status, words, read):
+    requests_mock.get(f"{DATA}/customer-data-privacy/gdpr/", json=ok({"status": status, "description": words}))
+    assert hook.deletion_status("gdpr", "C1") == (read, words)
+
+
+def test_a_404_for_an_id_of_an_existing_privacy_dataset_is_not_found(hook, mint, requests_mock):
+    requests_mock.get(f"{DATA}/customer-data-privacy/gdpr/", status_code=404,
+                      json={"meta": {"code": 404, "errors": [{"message": NOT_HELD_WORDS}]}, "data": None})
+    schema = requests_mock.get(f"{DATA}/schema/gdpr/", json=ok({"name": "gdpr", "type": "customer_data_privacy"}))
+    assert hook.deletion_status("gdpr", "C1")[0] is DeletionStatus.NOT_FOUND
+    assert hook.deletion_status("gdpr", "C2")[0] is DeletionStatus.NOT_FOUND
+    assert schema.call_count == 1  # the dataset is checked once per hook
+
+
+@pytest.mark.parametrize("schema", [None, {"name": "gdpr", "type": "attribute"}])
+def test_a_404_is_an_error_when_the_dataset_is_missing_or_no_privacy_dataset(hook, mint, requests_mock, schema):
+    requests_mock.get(f"{DATA}/customer-data-privacy/gdpr/", status_code=404, json=ok(None, 404))
+    requests_mock.get(f"{DATA}/schema/gdpr/", status_code=404 if schema is None else 200,
+                      json=ok(schema, 404 if schema is None else 200))
+    with pytest.raises(ApiNotFoundError, match="customer-data-privacy/gdpr/ -> 404"):
+        hook.deletion_status("gdpr", "C1")

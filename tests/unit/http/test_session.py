@@ -125,3 +125,21 @@ def test_other_request_exceptions_propagate_unchanged(session, requests_mock):
     requests_mock.get(f"{BASE}/x/", exc=requests.exceptions.InvalidURL("bad"))
     with pytest.raises(requests.exceptions.InvalidURL):
         session.request("GET", "/x/")
+
+
+def test_an_authorization_callable_gives_every_attempt_its_own_header(session, waits, requests_mock):
+    # A signed JWT grows old while a call is retried: the caller signs one per attempt.
+    session._rand = lambda: 0.0
+    signed = iter(["JWT first", "JWT second", "JWT third"])
+    mocked = requests_mock.get(f"{BASE}/refresh/", [{"status_code": 503}, {"status_code": 429}, {"json": {}}])
+    session.request("GET", "/refresh/", authorization=lambda: next(signed))
+    assert [r.headers["Authorization"] for r in mocked.request_history] == ["JWT first", "JWT second", "JWT third"]
+    assert session.credential.rejected == [] and waits == [0.0, 0.0]
+
+
+def test_an_authorization_callable_is_not_renewed_after_a_401(session, requests_mock):
+    mocked = requests_mock.get(f"{BASE}/refresh/", status_code=401, json={"meta": {"errors": ["bad JWT sig-1"]}})
+    with pytest.raises(ApiAuthError) as info:
+        session.request("GET", "/refresh/", authorization=lambda: "JWT sig-1")
+    assert mocked.call_count == 1 and session.credential.rejected == []
+    assert "sig-1" not in str(info.value)

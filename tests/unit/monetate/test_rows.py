@@ -176,7 +176,7 @@ def test_string_rejections(rules, value, reason):
     [
         (["gold", "vip"], "gold,vip"),
         (("gold", " vip "), "gold,vip"),
-        (["Clothing, Women", "Sale"], "Clothing\\, Women,Sale"),
+        (['15" screen', "Sale"], '15" screen,Sale'),  # a quote inside an item is read alike by every server
         (["gold", "", None, "  ", 3], "gold,3"),
         (" gold,vip ", "gold,vip"),
         ([], "<omitted>"),
@@ -190,6 +190,66 @@ def test_multi_string_values(rules, value, expected):
 def test_multi_string_rejections(rules):
     assert reason_for(rules, "tiers", ["gold", {"x": 1}]) == "item 2: expected a string, got dict"
     assert reason_for(rules, "tiers", 5) == "expected a list of strings or a comma-separated string, got int"
+
+
+# A comma inside an item, a leading quote or a trailing backslash: Monetate's servers may read
+# them as the catalog's quoting, as backslash escaping, or not at all (emulator reading
+# monetate.multi_string_commas). By default such a value is a rejection, never a guess.
+_CHOOSE = "choose multi_string_commas='quote' or 'backslash' for the way your Monetate account splits it"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (["gold", "Clothing, Women"], f"item 2 contains a comma, which Monetate may read as a separator: {_CHOOSE}"),
+        (['"Sale"', "gold"], f"item 1 starts with a double quote, which Monetate may read as quoting: {_CHOOSE}"),
+        (["gold", "a\\"], f"item 2 ends with a backslash, which Monetate may read as escaping the next comma: "
+                          f"{_CHOOSE}"),
+        ("gold,a\\,b", f"item 2 ends with a backslash, which Monetate may read as escaping the next comma: "
+                       f"{_CHOOSE}"),
+        ('"Clothing, Women",Sale', f"item 1 starts with a double quote, which Monetate may read as quoting: "
+                                   f"{_CHOOSE}"),
+    ],
+)
+def test_a_multi_string_item_each_server_may_split_differently_is_rejected_by_default(rules, value, reason):
+    assert reason_for(rules, "tiers", value) == reason
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("quote", ["Clothing, Women", "Sale"], '"Clothing, Women",Sale'),
+        ("quote", ['15" screen', '"Sale"', "a\\"], '"15"" screen","""Sale""",a\\'),
+        ("quote", ["gold", "vip"], "gold,vip"),
+        ("quote", '"Clothing, Women",Sale', '"Clothing, Women",Sale'),  # a string is already in the form chosen
+        ("backslash", ["Clothing, Women", "Sale"], "Clothing\\, Women,Sale"),
+        ("backslash", ['"Sale"', "gold"], '"Sale",gold'),
+        ("backslash", " Clothing\\, Women,Sale ", "Clothing\\, Women,Sale"),
+    ],
+)
+def test_multi_string_commas_encodes_items_the_way_the_task_chose(option, value, expected):
+    rules = RowRules.from_schema(EVENT_SCHEMA, multi_string_commas=option)
+    assert value_of(rules, "tiers", value) == expected
+
+
+def test_backslash_escaping_cannot_carry_an_item_ending_with_a_backslash():
+    rules = RowRules.from_schema(EVENT_SCHEMA, multi_string_commas="backslash")
+    assert reason_for(rules, "tiers", ["a\\", "b"]) == (
+        "item 1 ends with a backslash, which backslash escaping would read as escaping the next comma: "
+        "choose multi_string_commas='quote', or remove the backslash")
+
+
+def test_an_unknown_multi_string_commas_option_is_refused():
+    with pytest.raises(ValueError, match=r"multi_string_commas must be 'reject', 'quote' or 'backslash', got 'csv'"):
+        RowRules.from_schema(EVENT_SCHEMA, multi_string_commas="csv")
+
+
+@pytest.mark.parametrize("option", ["reject", "backslash"])
+def test_multi_string_reasons_never_contain_the_value(option):
+    rules = RowRules.from_schema(EVENT_SCHEMA, multi_string_commas=option)
+    _, rejections = rules.normalize(1, {**VALID, "tiers": ["jane, doe@example.com\\", "x"]})
+    (rejection,) = rejections
+    assert rejection.field == "tiers" and "jane" not in rejection.reason and "example" not in rejection.reason
 
 
 # --- NUMBER ---------------------------------------------------------------------------
@@ -442,6 +502,10 @@ _values = st.one_of(
     st.datetimes(), aware_datetimes, st.lists(st.text(max_size=3), max_size=3),
 )
 
+_multi_string_values = st.one_of(
+    st.text(alphabet=' ,"\\ab', max_size=6), st.lists(st.text(alphabet=' ,"\\ab', max_size=4), max_size=3),
+)
+
 
 @given(st.dictionaries(st.sampled_from([*EVENT_SCHEMA["fields"], "unknown"]), _values, max_size=4),
        st.sampled_from(["reject", "drop"]))
@@ -449,6 +513,14 @@ def test_fast_path_agrees_with_the_general_path(changes, unknown_fields):
     # normalize() takes common types through a per-field table and falls back to the general
     # path for anything else; both must give the same row and the same rejections.
     rules = RowRules.from_schema(EVENT_SCHEMA, unknown_fields=unknown_fields)
+    row = {**VALID, **changes}
+    assert rules.normalize(3, row) == rules._normalize_each(3, row)
+
+
+@given(st.dictionaries(st.just("tiers"), _multi_string_values, max_size=1),
+       st.sampled_from(["reject", "quote", "backslash"]))
+def test_fast_path_agrees_with_the_general_path_for_every_multi_string_option(changes, option):
+    rules = RowRules.from_schema(EVENT_SCHEMA, multi_string_commas=option)
     row = {**VALID, **changes}
     assert rules.normalize(3, row) == rules._normalize_each(3, row)
 

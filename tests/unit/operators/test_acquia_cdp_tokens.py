@@ -1,4 +1,6 @@
-"""The token operators against a small stateful CDP on requests-mock.
+"""The token operators against a small stateful CDP on requests-mock, under every reading of the
+documents (the ``cdp`` fixture runs each test once per ``cdp.expires_in`` reading; the tests about
+refusals and invalid tokens run once per reading of those).
 
 Every test also checks that no token reaches a return value (XCom), a log line or an error."""
 
@@ -17,8 +19,10 @@ from airflow_provider_monetate.acquia_cdp.tokens._policy import DAY
 from airflow_provider_monetate.acquia_cdp.tokens._store import VariableTokenStore
 from airflow_provider_monetate.exceptions import (
     ApiAuthError,
+    ApiForbiddenError,
     ConfigurationError,
     RotationQuotaError,
+    TokenLimitReachedError,
     TokenStoreWriteError,
 )
 from airflow_provider_monetate.operators.acquia_cdp_tokens import (
@@ -30,9 +34,11 @@ from airflow_provider_monetate.operators.acquia_cdp_tokens import (
     AcquiaCdpWipeTokensOperator,
 )
 from airflow_provider_monetate.testing import InMemoryTokenStore
+from airflow_provider_monetate.testing.readings import readings_of
 from tests.support.cdp_token_mock import LIFETIME, NOW, MockCdp, assert_no_secret
 
 SUMMARY_KEYS = {"action", "reason", "policy", "environment", "days_left", "tokens_created_in_cycle"}
+INVALID_STATUSES = readings_of("cdp.invalid_token_status")
 
 
 def rotator(store, policy="extended", **kwargs) -> AcquiaCdpRotateTokenOperator:
@@ -73,7 +79,9 @@ def test_second_run_the_same_day_does_nothing(cdp, logs):
     assert_no_secret(cdp, summary, logs())
 
 
-def test_invalid_stored_token_is_replaced_and_the_log_says_so(cdp, logs):
+@pytest.mark.parametrize("status", INVALID_STATUSES)
+def test_invalid_stored_token_is_replaced_and_the_log_says_so(cdp, logs, status):
+    cdp.invalid_status = int(status)
     cdp.now = NOW
     dead = "secret-cdp-token-dead-5b7d4c3e"
     cdp.issued.append(dead)
@@ -83,7 +91,7 @@ def test_invalid_stored_token_is_replaced_and_the_log_says_so(cdp, logs):
     assert summary["action"] == "recover" and summary["tokens_created_in_cycle"] == 2
     assert cdp.valid(store.read().token)
     text = logs()
-    assert "401 on GET /token" in text
+    assert f"{status} on GET /token" in text
     assert "the stored token is no longer valid; creating a replacement (2 left in this cycle)" in text
     assert_no_secret(cdp, summary, text)
 
@@ -186,8 +194,9 @@ def test_quota_guard_fails_before_the_limit(cdp, logs):
     cdp.created_in_cycle = 3
     # Token 3 of 3: its last extension left it inside the 30-day window, and the cycle is not over.
     store = InMemoryTokenStore(TokenState(
-        token=token, created_at=NOW - 100 * DAY, expires_at=NOW + 10 * DAY, extended_at=NOW - DAY,
-        cycle_started_at=NOW - 100 * DAY, tokens_created_in_cycle=3, slot=1, last_run_day="2025-12-31",
+        token=token, created_at=NOW - 100 * DAY, expires_at=NOW + 10 * DAY, local_expires_at=NOW + 10 * DAY,
+        extended_at=NOW - DAY, cycle_started_at=NOW - 100 * DAY, tokens_created_in_cycle=3, slot=1,
+        last_run_day="2025-12-31",
     ))
     with pytest.raises(RotationQuotaError, match="creating another would exceed the limit") as raised:
         rotator(store).rotate(NOW)
@@ -200,21 +209,42 @@ def test_spent_quota_keeps_the_token_instead_of_creating(cdp):
     cdp.now = NOW
     token = cdp.issue(days=150)
     store = InMemoryTokenStore(TokenState(
-        token=token, created_at=NOW - 100 * DAY, expires_at=NOW + 150 * DAY, cycle_started_at=NOW - 100 * DAY,
-        tokens_created_in_cycle=3, slot=0, last_run_day="2025-12-31",
+        token=token, created_at=NOW - 100 * DAY, expires_at=NOW + 150 * DAY, local_expires_at=NOW + 150 * DAY,
+        cycle_started_at=NOW - 100 * DAY, tokens_created_in_cycle=3, slot=0, last_run_day="2025-12-31",
     ))
     summary = rotator(store, policy="accelerated").rotate(NOW)
     assert summary["action"] == "none" and "no token left" in summary["reason"]
     assert cdp.calls("POST", "create") == 0
 
 
-def test_cdp_refusing_a_create_leads_to_a_wipe_never_past_the_limit(cdp):
+@pytest.mark.parametrize("reading", readings_of("cdp.token_limit"))
+def test_cdp_refusing_a_create_leads_to_a_wipe_never_past_the_limit(cdp, quick_retries, reading):
+    cdp.token_limit = reading
     cdp.now = NOW
     cdp.created_in_cycle = 3  # someone spent the cycle by hand; nothing is stored
     store = InMemoryTokenStore()
     summary = rotator(store).rotate(NOW)
-    assert summary["action"] == "wipe_and_restart" and cdp.wipes == 1
-    assert cdp.created_in_cycle == 1 and cdp.valid(store.read().token)
+    if reading == "invalidate":  # the seed: never refused, the create replaced the old tokens
+        assert summary["action"] == "recover" and cdp.wipes == 0
+    else:  # any refusal is recognised: CDP's count is believed, the tokens wiped, a token created
+        assert summary["action"] == "wipe_and_restart" and cdp.wipes == 1
+        assert cdp.created_in_cycle == 1
+    assert cdp.valid(store.read().token)
+
+
+def test_a_fixed_expires_in_is_noticed_and_logged_once(requests_mock, connection, logs, caplog):
+    cdp = MockCdp(requests_mock, expires_in="fixed")
+    store = InMemoryTokenStore()
+    for day in range(2):
+        cdp.now = NOW + day * DAY
+        rotator(store).rotate(cdp.now)
+    text = logs()  # (Airflow 2 writes each line to two handlers: count runs, not lines)
+    assert "it reports the token's fixed lifetime" in text and "on 2026-01-01 and 2026-01-02" in text
+    assert store.read().fixed_lifetime_since == "2026-01-02"
+    caplog.clear()
+    cdp.now = NOW + 2 * DAY
+    rotator(store).rotate(cdp.now)
+    assert "it reports the token's fixed lifetime" not in logs()  # said once, not every day
 
 
 def test_policy_is_templated_and_accepts_names_dicts_and_json(cdp):
@@ -275,35 +305,66 @@ def test_create_operator_refuses_when_the_stored_count_reaches_the_limit(cdp):
     assert cdp.history == []
 
 
+@pytest.mark.parametrize("reading", [r for r in readings_of("cdp.token_limit") if r != "invalidate"])
+def test_create_operator_reads_any_refusal_as_the_limit_and_records_it(cdp, quick_retries, reading, logs):
+    cdp.token_limit = reading
+    cdp.created_in_cycle = 3  # spent by hand; the store knows nothing
+    store = InMemoryTokenStore()
+    with pytest.raises(TokenLimitReachedError, match="Wipe all tokens") as raised:
+        thin(AcquiaCdpCreateTokenOperator, store).execute({})
+    assert reading.removeprefix("refuse_") in str(raised.value)
+    assert store.read().tokens_created_in_cycle == 3  # the next create waits for a wipe
+    assert_no_secret(cdp, str(raised.value), logs())
+
+
 def test_create_operator_needs_a_store(cdp):
     with pytest.raises(ConfigurationError, match="token_variable"):
         thin(AcquiaCdpCreateTokenOperator).execute({})
 
 
-def test_verify_operator_reports_days_left_and_fails_on_an_invalid_token(cdp, logs):
+@pytest.mark.parametrize(("status", "error"), [("401", ApiAuthError), ("403", ApiForbiddenError)])
+def test_verify_operator_reports_days_left_and_fails_on_an_invalid_token(cdp, logs, status, error):
+    cdp.invalid_status = int(status)
     token = cdp.issue(days=42)
-    store = InMemoryTokenStore(TokenState(token=token))
+    # The state tracks the token's expiry (as the rotation does): the days left hold under either reading.
+    store = InMemoryTokenStore(TokenState(token=token, local_expires_at=cdp.now + 42 * DAY))
     assert thin(AcquiaCdpVerifyTokenOperator, store).execute({}) == {"days_left": pytest.approx(42, abs=0.01)}
     cdp.expiry.clear()
-    with pytest.raises(ApiAuthError, match="401") as raised:
+    with pytest.raises(error, match=status) as raised:
         thin(AcquiaCdpVerifyTokenOperator, store).execute({})
-    assert_no_secret(cdp, str(raised.value), logs())
+    text = logs()
+    assert f"The Acquia CDP token is invalid ({status} on GET /token)" in text
+    assert_no_secret(cdp, str(raised.value), text)
 
 
 def test_verify_operator_works_with_a_static_token(cdp, connection):
     connection(token=cdp.issue(days=42))
-    assert thin(AcquiaCdpVerifyTokenOperator).execute({})["days_left"] == pytest.approx(42, abs=0.01)
+    # Nothing tracks a hand-set token: the days left are CDP's figure, which may be the fixed lifetime.
+    expected = LIFETIME / DAY if cdp.expires_in == "fixed" else 42
+    assert thin(AcquiaCdpVerifyTokenOperator).execute({})["days_left"] == pytest.approx(expected, abs=0.01)
 
 
-def test_extend_operator_records_the_new_expiry(cdp, logs):
+def test_extend_operator_records_the_extension(cdp, logs):
     token = cdp.issue(days=20)
     store = InMemoryTokenStore(TokenState(token=token, expires_at=cdp.now + 20 * DAY))
     result = thin(AcquiaCdpExtendTokenOperator, store).execute({})
-    assert result["days_left"] == pytest.approx(20 + LIFETIME / DAY, abs=0.01)
+    # CDP added a lifetime (20 + 180.6 days left); an extension is counted as restarting it, the
+    # smaller figure, whatever a verify reports.
+    assert cdp.expiry[token] == pytest.approx(cdp.now + 20 * DAY + LIFETIME)
+    assert result["days_left"] == pytest.approx(LIFETIME / DAY, abs=0.01)
     state = store.read()
-    assert state.expires_at == pytest.approx(cdp.expiry[token], abs=60)
+    assert state.local_expires_at == pytest.approx(cdp.now + LIFETIME, abs=60) == state.expires_at
     assert state.extended_at is not None
     assert_no_secret(cdp, result, logs())
+
+
+@pytest.mark.parametrize("status", INVALID_STATUSES)
+def test_delete_operator_clears_a_token_cdp_already_rejects(cdp, logs, status):
+    cdp.invalid_status = int(status)
+    store = InMemoryTokenStore(TokenState(token="secret-cdp-token-dead-5b7d4c3e", tokens_created_in_cycle=2))
+    assert thin(AcquiaCdpDeleteTokenOperator, store).execute({}) is None
+    assert store.read() == TokenState(tokens_created_in_cycle=2)
+    assert f"already rejects the token ({status})" in logs()
 
 
 def test_delete_operator_deletes_and_clears_the_store(cdp, logs):

@@ -1,20 +1,22 @@
-"""The token expiry sensor: growing urgency, thresholds, failing and soft-failing, a fresh read per poke."""
+"""The token expiry sensor: growing urgency, thresholds, failing and soft-failing, a fresh read per poke;
+under every reading of the documents (the ``cdp`` fixture runs each test once per ``cdp.expires_in``
+reading; invalid tokens are answered 401 or 403)."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import pytest
 
 from airflow_provider_monetate.acquia_cdp.tokens import (
     TokenState,
 )
+from airflow_provider_monetate.acquia_cdp.tokens._policy import DAY
 from airflow_provider_monetate.exceptions import (
     ConfigurationError,
 )
 from airflow_provider_monetate.sensors.acquia_cdp_tokens import AcquiaCdpTokenExpirySensor
 from airflow_provider_monetate.testing import InMemoryTokenStore
-from tests.support.cdp_token_mock import MockCdp, assert_no_secret
+from airflow_provider_monetate.testing.readings import readings_of
+from tests.support.cdp_token_mock import LIFETIME, MockCdp, assert_no_secret
 
 SUMMARY_KEYS = {"action", "reason", "policy", "environment", "days_left", "tokens_created_in_cycle"}
 
@@ -22,10 +24,15 @@ SUMMARY_KEYS = {"action", "reason", "policy", "environment", "days_left", "token
 # -- the expiry sensor -----------------------------------------------------------------------------------
 
 
+def tracked(cdp: MockCdp, days_left: float) -> TokenState:
+    """A stored token with ``days_left`` left, its expiry tracked as the rotation tracks it."""
+    return TokenState(token=cdp.issue(days=days_left), local_expires_at=cdp.now + days_left * DAY)
+
+
 def sensor(cdp: MockCdp, days_left: float | None, **kwargs) -> AcquiaCdpTokenExpirySensor:
-    token = cdp.issue(days=days_left) if days_left is not None else "secret-cdp-token-unknown-9a0b"
+    state = tracked(cdp, days_left) if days_left is not None else TokenState(token="secret-cdp-token-unknown-9a0b")
     return AcquiaCdpTokenExpirySensor(task_id="check", acquia_cdp_conn_id="cdp",
-                                      token_store=InMemoryTokenStore(TokenState(token=token)), **kwargs)
+                                      token_store=InMemoryTokenStore(state), **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -47,9 +54,18 @@ def test_sensor_warns_with_growing_urgency_then_fails(cdp, logs, days_left, heal
     assert_no_secret(cdp, text)
 
 
-def test_sensor_fails_on_an_invalid_token(cdp, logs):
+@pytest.mark.parametrize("status", readings_of("cdp.invalid_token_status"))
+def test_sensor_fails_on_an_invalid_token(cdp, logs, status):
+    cdp.invalid_status = int(status)
     assert sensor(cdp, None).poke({}) is False
-    assert "invalid (401 on GET /token)" in logs()
+    assert f"invalid ({status} on GET /token)" in logs()
+
+
+def test_an_untracked_token_has_cdps_figure_only(cdp, logs):
+    store = InMemoryTokenStore(TokenState(token=cdp.issue(days=100)))  # e.g. pasted by hand, never rotated
+    healthy = AcquiaCdpTokenExpirySensor(task_id="check", acquia_cdp_conn_id="cdp", token_store=store).poke({})
+    shown = f"{LIFETIME / DAY:.1f}" if cdp.expires_in == "fixed" else "100.0"
+    assert healthy is True and f"valid for {shown} more days" in logs()
 
 
 def test_sensor_thresholds_are_configurable(cdp):
@@ -79,8 +95,8 @@ def test_sensor_raises_when_there_is_no_token_at_all(cdp):
 
 
 def test_sensor_reads_the_token_afresh_on_every_poke(cdp):
-    store = InMemoryTokenStore(TokenState(token=cdp.issue(days=0.5)))
+    store = InMemoryTokenStore(tracked(cdp, 0.5))
     check = AcquiaCdpTokenExpirySensor(task_id="check", acquia_cdp_conn_id="cdp", token_store=store)
     assert check.poke({}) is False
-    store.write(replace(store.read(), token=cdp.issue(days=180)))  # the rotation DAG replaced it
+    store.write(tracked(cdp, 180))  # the rotation DAG replaced it
     assert check.poke({}) is True

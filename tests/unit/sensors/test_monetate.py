@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_monetate.exceptions import ReceiptError
-from airflow_provider_monetate.monetate.privacy import DeletionLedger, DeletionStatus
+from airflow_provider_monetate.monetate.privacy import DeletionLedger, DeletionStatus, LedgerEntry
 from airflow_provider_monetate.sensors.monetate import MonetateDeletionSensor
 
 ASKED = "2024-05-01T09:30:00.000000Z"
@@ -44,12 +44,15 @@ def sensor(**kwargs) -> MonetateDeletionSensor:
     return MonetateDeletionSensor(task_id="wait", deferrable=False, mode="poke", **kwargs)
 
 
-def submission(tmp_path, ids=("C1", "C2"), **changes):
-    """An IDs file and the receipt the submit operator writes for it."""
+def submission(tmp_path, ids=("C1", "C2"), held=None, **changes):
+    """An IDs file and the receipt the submit operator writes for it (``held``: what its pre-check saw,
+    default every ID held)."""
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     path = work / "erase__run-1__submit__-1.0123456789abcdef.ids.ndjson"
-    path.write_bytes(b"".join(json.dumps({"customer_id": c, "delete_request_time": ASKED}).encode() + b"\n"
+    held = dict.fromkeys(ids, True) if held is None else held
+    path.write_bytes(b"".join(json.dumps({"customer_id": c, "delete_request_time": ASKED,
+                                          **({"held": held[c]} if c in held else {})}).encode() + b"\n"
                               for c in ids))
     receipt = {
         "dataset": "gdpr", "count": len(ids), "submitted_at": "2024-05-01T10:00:00.000000Z",
@@ -98,7 +101,9 @@ def test_a_short_list_of_ids_needs_no_receipt(monetate, tmp_path):
                   work_dir=str(tmp_path / "work"))
     assert wait.poke(context()) is True
     assert sorted(monetate.calls) == [("gdpr", "C1"), ("gdpr", "C2")]
-    assert wait._finish(context())["confirmed"] == 2
+    report = wait._finish(context())
+    # NOT_FOUND at the first look, never seen held: gone, but not a deletion anyone saw happen
+    assert (report["confirmed"], report["gone_unverified"]) == (0, 2)
 
 
 # -- what stays on disk (item 16) ------------------------------------------------------------------------
@@ -116,7 +121,8 @@ def test_success_deletes_the_ids_file_and_the_state_and_keeps_a_private_report(m
     assert not ids_path.exists() and not state.exists()
     report_file = Path(report["report_path"])
     assert report_file.stat().st_mode & 0o777 == 0o600
-    assert [json.loads(line)["status"] for line in report_file.read_text().splitlines()] == ["NOT_FOUND"] * 2
+    lines = [json.loads(line) for line in report_file.read_text().splitlines()]
+    assert [(line["status"], line["outcome"]) for line in lines] == [("NOT_FOUND", "confirmed")] * 2
     ledger = DeletionLedger(receipt["ledger"])
     assert ledger.unconfirmed(["C1", "C2"]) == []
 
@@ -128,3 +134,38 @@ def test_a_sensor_run_again_after_success_says_where_the_ids_went(monetate, tmp_
     wait._finish(context())
     with pytest.raises(ReceiptError, match=r"does not exist.*its per-ID report is in the same folder"):
         sensor(receipt=receipt).poke(context())
+
+
+# -- outcomes under every reading (issue 12) ---------------------------------------------------------------
+
+def test_ids_the_precheck_found_not_held_are_settled_without_a_call(monetate, tmp_path):
+    _, receipt = submission(tmp_path, ids=("C1", "C2", "C3"), held={"C1": True, "C2": False})
+    DeletionLedger(receipt["ledger"]).append(  # the submit task wrote C2's not_held record
+        [LedgerEntry("C2", "monetate", "not_held", ASKED, receipt["submitted_at"], receipt["submitted_at"])])
+    wait = sensor(receipt=receipt)
+    assert wait.poke(context()) is True
+    assert sorted(cid for _, cid in monetate.calls) == ["C1", "C3"]
+    report = wait._finish(context())
+    assert report["outcomes"] == {"C1": "confirmed", "C2": "not_held", "C3": "gone_unverified"}
+    assert (report["confirmed"], report["not_held"], report["gone_unverified"]) == (1, 1, 1)
+
+
+def test_an_unknown_status_keeps_waiting_and_the_timeout_says_why(monetate, tmp_path):
+    from airflow_provider_monetate._compat import AirflowSensorTimeout
+
+    _, receipt = submission(tmp_path)
+    monetate.statuses = {"C2": DeletionStatus.UNKNOWN}
+    with pytest.raises(AirflowSensorTimeout) as info:
+        sensor(receipt=receipt, timeout=0).execute(context())
+    message = str(info.value)
+    assert "C2 (UNKNOWN)" in message and "no document maps the codes" in message
+    assert DeletionLedger(receipt["ledger"]).confirmed_at("C2") is None
+
+
+def test_whole_float_ids_are_watched_as_integers_and_others_refused(monetate, tmp_path):
+    kwargs = {"privacy_dataset": "gdpr", "ledger": str(tmp_path / "ledger"), "work_dir": str(tmp_path / "work")}
+    assert sensor(customer_ids=[12345.0, "C2"], **kwargs).poke(context()) is True
+    assert sorted(cid for _, cid in monetate.calls) == ["12345", "C2"]
+    with pytest.raises(ValueError, match=r"customer_ids\[1\]: a number with a fraction") as info:
+        sensor(customer_ids=["C1", 12345.5], **kwargs).poke(context())
+    assert "12345" not in str(info.value)

@@ -65,8 +65,10 @@ def test_takes_exactly_one_source_of_ids():
 class FakeHook:
     """What AsyncStatusClient uses of MonetateHook: tokens from the shared cache, hints, retry budget."""
 
-    def __init__(self) -> None:
+    def __init__(self, privacy_dataset_exists: bool = False) -> None:
         self.minted = 0
+        self.privacy_dataset_exists = privacy_dataset_exists
+        self.dataset_checks: list[str] = []
         self.cache_key = ("monetate_test", id(self))
         self.retry = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.02, max_elapsed=30)
         self.api = SimpleNamespace(hints=ErrorHints(not_found="the privacy dataset does not exist"))
@@ -80,9 +82,13 @@ class FakeHook:
     def get_token(self) -> monetate_auth.MonetateToken:
         return monetate_auth.TOKEN_CACHE.get(self.cache_key, self.mint_token)
 
+    def is_privacy_dataset(self, name: str) -> bool:
+        self.dataset_checks.append(name)
+        return self.privacy_dataset_exists
 
-def ok(status="PENDING"):
-    return httpx.Response(200, json={"meta": {"code": 200}, "data": {"status": status, "description": "..."}})
+
+def ok(status="PENDING", description="..."):
+    return httpx.Response(200, json={"meta": {"code": 200}, "data": {"status": status, "description": description}})
 
 
 def run_client(handler, ids, hook=None):
@@ -96,7 +102,7 @@ def run_client(handler, ids, hook=None):
 
     async def main():
         async with httpx.AsyncClient(base_url="https://api.example", transport=httpx.MockTransport(recorder)) as http:
-            client = AsyncStatusClient(hook, PATH)
+            client = AsyncStatusClient(hook, PATH, "gdpr")
             await client.refresh_token()
             return await asyncio.gather(*(client.status(http, cid) for cid in ids), return_exceptions=True)
 
@@ -174,8 +180,37 @@ def test_retries_are_bounded(no_wait):
 
 
 def test_404_is_not_retried_and_says_what_is_missing():
-    results, _, seen = run_client(lambda r: httpx.Response(404, json={"meta": {"errors": ["no such dataset"]}}),
-                                  ["C1"])
+    results, hook, seen = run_client(lambda r: httpx.Response(404, json={"meta": {"errors": ["no such dataset"]}}),
+                                     ["C1"])
     (error,) = results
-    assert isinstance(error, ApiNotFoundError) and len(seen) == 1
+    assert isinstance(error, ApiNotFoundError) and len(seen) == 1 and hook.dataset_checks == ["gdpr"]
     assert "no such dataset" in str(error) and "the privacy dataset does not exist" in str(error)
+
+
+# -- the readings of the documents (issue 12): integer codes, a 404 for an ID never held ----------------------
+
+SEED_WORDS = {
+    "PENDING": "The customer_id C1 has been found within Monetate's data stores and is pending removal.",
+    "FOUND": "The customer_id C1 has been found within Monetate's data stores.",
+    "NOT_FOUND": "The customer_id C1 has not been found within Monetate's data stores.",
+}
+
+
+@pytest.mark.parametrize("status", ["PENDING", "FOUND", "NOT_FOUND"])
+def test_an_integer_status_is_read_from_its_description_never_from_the_code(status):
+    for code in (0, 7, "2"):  # no document maps the codes: the same code reads as the words say
+        results, _, _ = run_client(lambda r, code=code: ok(code, SEED_WORDS[status]), ["C1"])
+        assert results == [DeletionStatus(status)]
+
+
+def test_an_integer_status_the_description_does_not_settle_is_unknown_never_done():
+    results, _, _ = run_client(lambda r: ok(2, "Status 2."), ["C1"])
+    assert results == [DeletionStatus.UNKNOWN]
+
+
+def test_a_404_for_an_id_is_not_found_once_the_privacy_dataset_is_known_to_exist():
+    hook = FakeHook(privacy_dataset_exists=True)
+    body = {"meta": {"code": 404, "errors": [{"message": SEED_WORDS["NOT_FOUND"]}]}, "data": None}
+    results, hook, seen = run_client(lambda r: httpx.Response(404, json=body), ["C1", "C2"], hook)
+    assert results == [DeletionStatus.NOT_FOUND] * 2 and len(seen) == 2  # not retried
+    assert set(hook.dataset_checks) == {"gdpr"}

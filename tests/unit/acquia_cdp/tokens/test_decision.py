@@ -127,7 +127,7 @@ def test_unknown_expiry_falls_back_to_the_stored_one_or_extends():
     decision = decide(EXTENDED, near, VerifyResult(True), TODAY, "PROD")
     assert decision.action is A.EXTEND and 18 < decision.days_left < 20
     decision = decide(EXTENDED, state(expires_at=None), VerifyResult(True), TODAY, "PROD")
-    assert decision.action is A.EXTEND and "did not report its expiry" in decision.reason
+    assert decision.action is A.EXTEND and "its expiry is not tracked yet" in decision.reason
 
 
 def test_unknown_age_counts_as_served():

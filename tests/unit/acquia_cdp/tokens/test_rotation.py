@@ -3,11 +3,14 @@
 The simulation drives :func:`run_rotation` against ``FakeCdp`` (tests/support/token_cdp.py) for
 1096 days (3 years) and checks that a valid token is stored every day, that no cycle creates
 more tokens than the environment allows, and that each built-in policy creates tokens on
-exactly the days its scenario in the seed document implies."""
+exactly the days its scenario in the seed document implies, under every reading of the
+documents: the full grid runs here, every day; tests/integration/test_token_rotation_simulation.py
+runs it through the emulator."""
 
 from __future__ import annotations
 
 import itertools
+import logging
 from dataclasses import replace
 
 import pytest
@@ -29,37 +32,74 @@ from airflow_provider_monetate.acquia_cdp.tokens import (
 from airflow_provider_monetate.acquia_cdp.tokens._policy import DAY
 from airflow_provider_monetate.exceptions import RotationQuotaError
 from tests.support.token_cdp import (
+    LIFETIME,
     RUN_AT,
     SCHEDULES,
     START,
     YEARS_3,
     Simulation,
+    format_table,
+    grid_row,
     simulate,
 )
 
 A = RotationAction
 
+# The readings of the documents, as FakeCdp names them (the emulator's readings of the same names).
+EXPIRES_IN = ("fixed", "countdown")
+LIMITS = ("invalidate", "refuse")
+INVALIDATIONS = ("all_previous", "evict_oldest")
+EXTENDS = ("add", "reset")
 
-@pytest.mark.parametrize("extend_mode", ["reset", "add"])
-@pytest.mark.parametrize("reading", ["newest_only", "oldest_evicted"])
-@pytest.mark.parametrize("environment", ["PROD", "UAT", "CS"])
+
+@pytest.mark.parametrize(("expires_in", "limit"), list(itertools.product(EXPIRES_IN, LIMITS)))
+def test_three_years_of_daily_runs_under_every_reading(expires_in, limit, capsys):
+    rows, schedules = [], []
+    for invalidation, extend, name, environment in itertools.product(
+        INVALIDATIONS, EXTENDS, sorted(SCHEDULES), ["CS", "PROD"]
+    ):
+        reading = f"{expires_in}/{limit}/{invalidation}/{extend}"
+        simulation = simulate(BUILT_IN_POLICIES[name], environment, strict=False, expires_in=expires_in,
+                              limit=limit, invalidation=invalidation, extend=extend)
+        rows.append(grid_row(simulation, reading))
+        cdp = simulation.cdp
+        schedules.append((reading, name, environment, cdp.created, cdp.wiped, len(cdp.extensions)))
+    with capsys.disabled():
+        print(f"\n{format_table(rows)}")
+    assert [row for row in rows if (row.lockout_days, row.refused, row.over_limit) != (0, 0, 0)] == []
+    # Every reading keeps the seed's schedules: tokens created and wiped on the same days.
+    for reading, name, environment, created, wiped, extensions in schedules:
+        expected = SCHEDULES[name]
+        assert (created, wiped, extensions) == (expected["created"], expected["wiped"], expected["extensions"]), (
+            reading, name, environment)
+
+
+@pytest.mark.parametrize("invalidation", INVALIDATIONS)
 @pytest.mark.parametrize("name", sorted(SCHEDULES))
-def test_three_years_of_daily_runs(name, environment, reading, extend_mode):
+def test_each_cycle_creates_its_tokens_and_lasts_its_days(name, invalidation):
     policy = BUILT_IN_POLICIES[name]
-    expected = SCHEDULES[name]
-    simulation = simulate(policy, environment, reading=reading, extend_mode=extend_mode)
+    simulation = simulate(policy, "PROD", invalidation=invalidation)
     cdp = simulation.cdp
-    assert simulation.lockout_days == []
-    assert cdp.created == expected["created"]
-    assert cdp.wiped == expected["wiped"]
-    assert len(cdp.extensions) == expected["extensions"]
     # Per cycle: exactly tokens_per_cycle creations, and each full cycle lasts cycle_days.
     starts = [0, *cdp.wiped]
     for start, end in itertools.pairwise(starts):
         assert len([day for day in cdp.created if start <= day < end]) == 3
         assert end - start == policy.cycle_days
-    if reading == "oldest_evicted":
+    if invalidation == "evict_oldest":
         assert list(cdp.expiry) == [f"token-{len(cdp.created)}"]  # rotated-out tokens were deleted
+
+
+@pytest.mark.parametrize("expires_in", EXPIRES_IN)
+def test_the_fixed_lifetime_reading_is_logged_once_when_seen(expires_in, caplog):
+    caplog.set_level(logging.INFO, logger="airflow_provider_monetate.acquia_cdp.tokens._rotation")
+    simulation = simulate(EXTENDED, "PROD", days=400, expires_in=expires_in)
+    said = [r.getMessage() for r in caplog.records if "fixed lifetime" in r.getMessage()]
+    stored = simulation.store.read()
+    if expires_in == "fixed":
+        assert len(said) == 1 and f"({LIFETIME} s)" in said[0] and "2025-01-01 and 2025-01-02" in said[0]
+        assert stored.fixed_lifetime_since == "2025-01-02"
+    else:
+        assert said == [] and stored.fixed_lifetime_since is None
 
 
 def test_five_tokens_per_cycle_on_cs():
@@ -108,7 +148,7 @@ def test_crash_after_create_with_a_retry_or_the_other_reading_has_no_lockout():
     assert retried.lockout_days == [] and retried.cdp.created == [0, 360, 360]
 
     # Earlier tokens stay valid: token 1 carries on, then is replaced from the budget.
-    evicting = Simulation(EXTENDED, "PROD", reading="oldest_evicted")
+    evicting = Simulation(EXTENDED, "PROD", invalidation="evict_oldest")
     for day in range(400):
         evicting.day(day, crash="after_create" if day == 360 else None)
     assert evicting.lockout_days == [] and evicting.actions[361] is A.ROTATE
@@ -116,7 +156,7 @@ def test_crash_after_create_with_a_retry_or_the_other_reading_has_no_lockout():
 
 def test_two_lost_creates_keep_the_old_token_until_the_cycle_ends():
     # Oldest-evicted reading: both lost tokens spend the budget while token 1 stays valid.
-    simulation = Simulation(EXTENDED, "PROD", reading="oldest_evicted")
+    simulation = Simulation(EXTENDED, "PROD", invalidation="evict_oldest")
     for day in range(YEARS_3):
         simulation.day(day, crash="after_create" if day in (360, 361) else None)
     assert simulation.lockout_days == []
@@ -146,18 +186,22 @@ def test_crash_before_create_spends_one_slot_only():
 # -- CDP counting differently from the state ----------------------------------------------------
 
 
-def test_refused_create_on_bootstrap_wipes_in_the_same_run():
-    simulation = Simulation(EXTENDED, "PROD")
+@pytest.mark.parametrize("limit", LIMITS)
+def test_a_spent_account_on_bootstrap_gets_a_token_in_the_same_run(limit):
+    simulation = Simulation(EXTENDED, "PROD", limit=limit)
     simulation.cdp.created_since_wipe = 3  # someone spent the cycle by hand; nothing is stored
     simulation.cdp.now = START + RUN_AT
     decision, stored = run_rotation(EXTENDED, "PROD", simulation.store, simulation.cdp, simulation.cdp.now)
-    assert simulation.cdp.refused == 1
-    assert decision.action is A.WIPE_AND_RESTART and simulation.cdp.wiped == [0]
     assert simulation.cdp.valid(stored.token) and stored.tokens_created_in_cycle == 1
+    if limit == "refuse":  # believe CDP's count: wipe, then create
+        assert simulation.cdp.refused == 1
+        assert decision.action is A.WIPE_AND_RESTART and simulation.cdp.wiped == [0]
+    else:  # the seed: the create replaces the old tokens
+        assert decision.action is A.RECOVER and simulation.cdp.wiped == []
 
 
 def test_adopted_token_on_a_spent_account_is_kept_until_the_cycle_ends():
-    simulation = Simulation(ACCELERATED, "PROD")
+    simulation = Simulation(ACCELERATED, "PROD", limit="refuse")
     cdp = simulation.cdp
     cdp.expiry["hand-made"] = START + 100 * DAY
     cdp.created_since_wipe = 3
@@ -176,7 +220,8 @@ def test_adopted_token_on_a_spent_account_is_kept_until_the_cycle_ends():
 
 
 def test_extension_that_stops_working_rotates_early_then_raises_before_the_token_lapses():
-    simulation = Simulation(EXTENDED, "PROD", extend_mode="once")
+    # Seen only when CDP counts down: a fixed expires_in cannot show that an extension did nothing.
+    simulation = Simulation(EXTENDED, "PROD", expires_in="countdown", extend="once")
     with pytest.raises(RotationQuotaError, match="extending it no longer prolongs it") as raised:
         for day in range(YEARS_3):
             simulation.day(day)
@@ -229,8 +274,10 @@ def test_missed_runs_never_lock_out(data):
     simulation = Simulation(
         policy,
         environment,
-        reading=data.draw(st.sampled_from(["newest_only", "oldest_evicted"])),
-        extend_mode=data.draw(st.sampled_from(["reset", "add"])),
+        expires_in=data.draw(st.sampled_from(EXPIRES_IN)),
+        limit=data.draw(st.sampled_from(LIMITS)),
+        invalidation=data.draw(st.sampled_from(INVALIDATIONS)),
+        extend=data.draw(st.sampled_from(EXTENDS)),
     )
     for day in range(YEARS_3):
         simulation.day(day, run=day not in skipped)
@@ -244,8 +291,13 @@ def test_crashes_never_exceed_the_limit_and_always_converge(data):
     completes stores a valid token: tokens only lapse between a crash and the next run."""
     policy, environment = data.draw(any_policy())
     retry = data.draw(st.booleans())
-    reading = data.draw(st.sampled_from(["newest_only", "oldest_evicted"]))
-    simulation = Simulation(policy, environment, reading=reading)
+    simulation = Simulation(
+        policy,
+        environment,
+        expires_in=data.draw(st.sampled_from(EXPIRES_IN)),
+        limit=data.draw(st.sampled_from(LIMITS)),
+        invalidation=data.draw(st.sampled_from(INVALIDATIONS)),
+    )
     points = st.sampled_from(["before_create", "after_create", "after_wipe"])
     simulation.cdp.crash_plan = data.draw(st.sets(st.tuples(points, st.integers(1, 12)), max_size=12))
     for day in range(YEARS_3):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_monetate.monetate.privacy._ledger import DeletionLedger, LedgerEntry, hash_id
+from airflow_provider_monetate.monetate.privacy._ledger import SETTLED, DeletionLedger, LedgerEntry, hash_id
 from tests.support.fake_object_store import FakeObjectPath
 
 KEY = "erase__manual_1__wait__-1.0123456789abcdef"
@@ -82,7 +82,7 @@ def test_cdp_deletions_use_record_submitted(tmp_path):
 
 
 def test_entries_are_checked():
-    with pytest.raises(ValueError, match="status must be one of submitted, confirmed"):
+    with pytest.raises(ValueError, match="status must be one of submitted, confirmed, not_held, gone_unverified"):
         LedgerEntry("C1", "monetate", "deleted")
     with pytest.raises(ValueError, match="system is required"):
         LedgerEntry("C1", "", "submitted")
@@ -169,3 +169,15 @@ def test_unconfirmed_lists_the_ids_without_a_confirmation_in_the_ledger(tmp_path
     ledger = DeletionLedger(tmp_path)
     assert ledger.unconfirmed(["C4", "C3", "C2", "C1", "C2"], system="monetate") == ["C4", "C2"]
     assert ledger.unconfirmed(["C4", "C1"]) == []
+
+
+def test_the_outcomes_a_wait_ends_with_are_statuses_of_their_own(tmp_path):
+    ledger = DeletionLedger(tmp_path)
+    ledger.append([submitted("C1"), submitted("C2"), submitted("C3"),
+                   LedgerEntry("C1", "monetate", "not_held", ASKED, SENT, confirmed_at=SENT),
+                   LedgerEntry("C2", "monetate", "gone_unverified", ASKED, SENT, confirmed_at=SENT)])
+    assert [ledger.confirmed_at(c) for c in ("C1", "C2", "C3")] == [None, None, None]  # none confirmed
+    assert ledger.unconfirmed(["C1", "C2", "C3"]) == ["C1", "C2", "C3"]
+    assert ledger.unconfirmed(["C1", "C2", "C3"], settled=SETTLED) == ["C3"]
+    assert ledger.erased_ids() == {"C1", "C2", "C3"}  # all were submitted: exclude_erased keeps them out
+    assert [r["status"] for r in ledger.records(customer_id="C1")] == ["submitted", "not_held"]

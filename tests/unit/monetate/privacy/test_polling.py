@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from airflow_provider_monetate.exceptions import ApiForbiddenError, ApiUnavailableError
-from airflow_provider_monetate.monetate.privacy._polling import StatusRound
+from airflow_provider_monetate.monetate.privacy._polling import StatusRound, ask_statuses
 from airflow_provider_monetate.monetate.privacy._status import DeletionStatus
 
 LOG = logging.getLogger("test_polling")
@@ -72,3 +72,13 @@ def test_any_other_failure_is_raised():
     assert status_round.next_id() is None
     with pytest.raises(ApiForbiddenError, match="deactivated"):
         status_round.finish(LOG)
+
+
+def test_ask_statuses_runs_a_round_in_threads_and_says_when_a_code_is_unreadable(caplog):
+    answers = {"C1": DeletionStatus.PENDING, "C2": DeletionStatus.UNKNOWN, "C3": DeletionStatus.NOT_FOUND}
+    with caplog.at_level(logging.WARNING):
+        statuses = ask_statuses(list(answers), answers.__getitem__, 2, LOG)
+    assert statuses == {"C1": "PENDING", "C2": "UNKNOWN", "C3": "NOT_FOUND"}
+    assert "1 of 3 ID(s) with an integer status code whose description does not say" in caplog.text
+    assert "C2" not in caplog.text
+    assert ask_statuses([], answers.__getitem__, 2, LOG) == {}

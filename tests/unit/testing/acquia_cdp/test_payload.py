@@ -12,6 +12,7 @@ from airflow_provider_monetate.testing.acquia_cdp.payload import (
     payload_errors,
     record_key,
 )
+from airflow_provider_monetate.testing.readings import Readings, readings_of
 from tests.unit.testing.helpers import customer
 
 
@@ -63,6 +64,10 @@ def test_delete_flag_must_be_boolean(cdp, cdp_token):
         ("customers", "Customer", "SourceCustomerNumber"),
         ("transactionItems", "TransactionItem", "SourceTransactionItemNumber"),
         ("Address", "Address", "SourceAddressNumber"),  # a double "ss" is not a plural
+        ("addresses", "Address", "SourceAddressNumber"),  # issue 12: was SourceAddresseNumber
+        ("customerAddressXrefs", "CustomerAddressXref", "SourceCustomerAddressXrefNumber"),
+        ("categories", "Category", "SourceCategoryNumber"),
+        ("statuses", "Status", "SourceStatusNumber"),
         ("PetInfo", "PetInfo", "SourcePetInfoNumber"),
         ("events", "Event", None),  # keyless
     ],
@@ -131,3 +136,75 @@ def test_payload_rules_do_not_import_the_provider():
     imported = [node.module for node in ast.walk(ast.parse(inspect.getsource(payload)))
                 if isinstance(node, ast.ImportFrom)]
     assert not [m for m in imported if m and m.startswith("airflow_provider_monetate") and ".testing" not in m]
+
+
+# -- issue 12: rules no document states are readings ---------------------------------------------
+
+def errors_under(body, **chosen):
+    readings = Readings()
+    readings.set_many({f"cdp.{name}": value for name, value in chosen.items()})
+    return payload_errors(body, readings)
+
+
+@pytest.mark.parametrize("reading", readings_of("cdp.collection_case"))
+def test_a_capitalised_standard_collection_under_each_reading(emulator, cdp, cdp_token, reading):
+    emulator.set_reading("cdp.collection_case", reading)
+    response = cdp.track({"Customers": [customer("C-1")]}, cdp_token)  # as the seed's own example writes it
+    assert response.status_code == (422 if reading == "as_defined" else 200)
+    assert len(emulator.cdp_records("1234", "customers")) == (0 if reading == "as_defined" else 1)
+
+
+@pytest.mark.parametrize("reading", readings_of("cdp.address_collections"))
+def test_the_address_collection_keys_under_each_reading(emulator, cdp, cdp_token, reading):
+    emulator.set_reading("cdp.address_collections", reading)
+    expected, other = (("Address", "addresses") if reading == "entity_names" else ("addresses", "Address"))
+    record = {"SourceSystemID": "crm", "SourceAddressNumber": "A-1", "DeleteFlag": True}
+    assert cdp.track({expected: [record]}, cdp_token).status_code == 200
+    response = cdp.track({other: [record]}, cdp_token)
+    assert response.status_code == 422 and repr(expected) in response.json()["userMessage"]
+    assert emulator.cdp_records("1234", "Address") == [record]
+
+
+@pytest.mark.parametrize("reading", readings_of("cdp.event_delete_flag"))
+def test_a_delete_flag_on_an_event_under_each_reading(emulator, cdp, cdp_token, reading):
+    emulator.set_reading("cdp.event_delete_flag", reading)
+    response = cdp.track({"events": [{"SourceSystemID": "esp", "Type": "emailOpen", "DeleteFlag": True}]}, cdp_token)
+    if reading == "refused":
+        assert response.status_code == 422 and "Event entity has no DeleteFlag" in response.json()["userMessage"]
+        assert emulator.cdp_records("1234", "events") == []
+    else:  # accepted, and deletes nothing: the Event entity has no DeleteFlag
+        assert response.status_code == 200
+        assert emulator.cdp_records("1234", "events") == [{"SourceSystemID": "esp", "Type": "emailOpen"}]
+        assert emulator.cdp_stats()["soft_deleted"] == {}
+
+
+@pytest.mark.parametrize(("value", "refused_under"), [
+    (1714564800, set()),                                   # seconds
+    ("16189320000", set()),                                # the seed's own example: a digit string
+    (1714564800123, {"seconds_only"}),                     # 13 digits: milliseconds
+    ("2024-05-01T12:00:00Z", {"seconds_or_millis", "seconds_only"}),  # not an epoch value
+    (-5, {"seconds_or_millis", "seconds_only"}),
+    (True, {"seconds_or_millis", "seconds_only"}),
+    (None, set()),
+])
+@pytest.mark.parametrize("reading", readings_of("cdp.epoch_values"))
+def test_system_timestamps_under_each_reading(reading, value, refused_under):
+    body = {"events": [{"SourceSystemID": "esp", "Type": "emailOpen", "EventTimeStamp": value}],
+            "transactionItems": [{"SourceSystemID": "pos", "SourceTransactionItemNumber": "I-1", "ShipDate": value}]}
+    errors = errors_under(body, epoch_values=reading)
+    if reading in refused_under:
+        assert [e["path"] for e in errors] == ["events[0].EventTimeStamp", "transactionItems[0].ShipDate"]
+    else:
+        assert errors == []
+
+
+def test_only_system_timestamps_are_checked():
+    body = {"customers": [customer("C-1", BirthDate="1990-05-01", Note="2024-05-01T12:00:00Z")]}
+    assert errors_under(body, epoch_values="seconds_only") == []
+
+
+def test_an_epoch_refusal_through_the_tracker(emulator, cdp, cdp_token):
+    emulator.set_reading("cdp.epoch_values", "seconds_only")
+    event = {"SourceSystemID": "esp", "Type": "emailOpen", "EventTimeStamp": 1714564800123}
+    response = cdp.track({"events": [event]}, cdp_token)
+    assert response.status_code == 422 and "milliseconds" in response.json()["userMessage"]

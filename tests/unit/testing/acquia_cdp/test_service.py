@@ -1,5 +1,5 @@
 """Acquia CDP service: the tracker handler's checks before any payload rule (scheme, bearer
-token, tenant, Content-Type, JSON)."""
+token, tenant, Content-Type, JSON). Webtag access keys: test_webtag.py."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def test_tenant_and_token_checks(emulator, cdp, cdp_token):
     assert emulator.cdp_records("1234", "customers") == []
 
 
-def test_tracker_needs_a1user_scheme(emulator, cdp, cdp_token):
+def test_the_a1webtag_scheme_takes_an_access_key_not_a_bearer_token(emulator, cdp, cdp_token):
+    # The documents name two tracker schemes; a1webtag carries accessKey (tests in test_webtag.py).
     response = requests.post(
         f"{emulator.url}/v2/1234/dw/tracker",
         params={"scheme": "a1webtag"},
@@ -47,7 +48,7 @@ def test_tracker_needs_a1user_scheme(emulator, cdp, cdp_token):
         headers={"Authorization": f"Bearer {cdp_token}"},
         timeout=TIMEOUT,
     )
-    assert response.status_code == 400
+    assert_cdp_error(response, 401, "INVALID_ACCESS_KEY")
 
 
 def test_tracker_needs_a_bearer_token(emulator, cdp):

@@ -88,3 +88,23 @@ def test_customer_keyed_by_uuid_when_it_has_no_number(emulator, cdp, cdp_token):
     assert cdp.track({"customers": [deleted]}, cdp_token).status_code == 200
     assert emulator.cdp_records("1234", "customers")[0]["UUID"] == "u-1"
     assert cdp.track({"customers": [{"SourceSystemID": "crm", "Email": "a@b.c"}]}, cdp_token).status_code == 422
+
+
+def test_a_tenant_may_key_a_custom_entity_by_a_column_of_its_own(emulator, cdp, cdp_token):
+    emulator.cdp.set_entity_key("PetInfo", "SourcePetNumber")
+    record = {"SourceSystemID": "crm", "SourcePetNumber": "P-1", "Species": "cat"}
+    assert cdp.track({"PetInfo": [record]}, cdp_token).status_code == 200
+    assert cdp.track({"PetInfo": [{**record, "Species": "dog"}]}, cdp_token).status_code == 200
+    assert emulator.cdp_records("1234", "PetInfo") == [{**record, "Species": "dog"}]
+    response = cdp.track({"PetInfo": [{"SourceSystemID": "crm", "SourcePetInfoNumber": "P-2"}]}, cdp_token)
+    assert response.status_code == 422 and "SourcePetNumber is required" in response.json()["userMessage"]
+    emulator.reset()
+    assert cdp.track({"PetInfo": [{"SourceSystemID": "crm", "SourcePetInfoNumber": "P-2"}]},
+                     emulator.issue_cdp_token()).status_code == 200  # the configuration went with the reset
+
+
+def test_addresses_are_stored_under_the_address_entity(emulator, cdp, cdp_token):
+    emulator.set_reading("cdp.address_collections", "plural_collections")
+    record = {"SourceSystemID": "crm", "SourceAddressNumber": "A-1"}
+    assert cdp.track({"addresses": [record]}, cdp_token).status_code == 200
+    assert emulator.cdp_records("1234", "Address") == [record] == emulator.cdp_records("1234", "addresses")

@@ -12,6 +12,7 @@ import time
 import pytest
 import requests
 
+from airflow_provider_monetate.testing.readings import readings_of
 from tests.unit.testing.helpers import TIMEOUT, DataApi, refresh
 
 
@@ -85,6 +86,16 @@ def test_iat_missing_rejected(emulator):
     assert refresh(emulator.url, f"JWT {no_iat}").status_code == 401
 
 
+def test_iat_is_checked_against_the_wall_clock_a_test_may_replace(emulator, mint):
+    signed_now = time.time()
+    emulator.monetate.auth.wall_clock = lambda: signed_now + 61
+    assert mint(iat=signed_now).status_code == 401
+    emulator.monetate.auth.wall_clock = lambda: signed_now + 59
+    assert mint(iat=signed_now).status_code == 200
+    emulator.reset()
+    assert emulator.monetate.auth.wall_clock is time.time
+
+
 def test_iat_checked_against_real_clock_not_emulator_clock(emulator, mint):
     emulator.clock.advance(10 * 86400)
     response = mint()  # signed with the real clock, as real clients do
@@ -92,16 +103,37 @@ def test_iat_checked_against_real_clock_not_emulator_clock(emulator, mint):
     assert response.json()["data"]["issued_at"] == pytest.approx(time.time() + 10 * 86400, abs=5)
 
 
-@pytest.mark.parametrize("ttl", [899, 43201, 0, -5, "abc", "3600.5", ""])
-def test_ttl_out_of_range_is_400_naming_ttl(mint, ttl):
+@pytest.mark.parametrize("reading", readings_of("monetate.ttl_range"))
+@pytest.mark.parametrize("ttl", [599, 43201, 0, -5, "abc", "3600.5", ""])
+def test_ttl_out_of_range_is_400_naming_ttl(emulator, mint, reading, ttl):
+    emulator.set_reading("monetate.ttl_range", reading)
     response = mint(ttl=ttl)
     assert response.status_code == 400
     errors = response.json()["meta"]["errors"]
     assert errors[0]["field"] == "ttl"
 
 
+@pytest.mark.parametrize(("reading", "status"), [("schema", 200), ("prose", 400)])
+@pytest.mark.parametrize("ttl", [600, 899])
+def test_a_ttl_only_the_schema_allows_depends_on_the_reading(emulator, mint, reading, status, ttl):
+    emulator.set_reading("monetate.ttl_range", reading)
+    response = mint(ttl=ttl)
+    assert response.status_code == status
+    if status == 400:
+        assert response.json()["meta"]["errors"] == [{"field": "ttl", "message": "ttl must be an integer between "
+                                                      "900 and 43200 seconds."}]
+    else:
+        assert response.json()["data"]["expires_in"] == ttl
+
+
+def test_the_schema_reading_of_the_ttl_range_is_the_default(emulator):
+    assert emulator.readings.get("monetate.ttl_range") == readings_of("monetate.ttl_range")[0] == "schema"
+
+
+@pytest.mark.parametrize("reading", readings_of("monetate.ttl_range"))
 @pytest.mark.parametrize("ttl", [900, 43200, 7200])
-def test_ttl_in_range_is_echoed(mint, ttl):
+def test_ttl_in_range_is_echoed(emulator, mint, reading, ttl):
+    emulator.set_reading("monetate.ttl_range", reading)
     data = mint(ttl=ttl).json()["data"]
     assert data["expires_in"] == ttl
     assert data["expires_at"] - data["issued_at"] == pytest.approx(ttl)

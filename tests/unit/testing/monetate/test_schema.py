@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_monetate.testing.monetate.schema import is_iso8601
+from airflow_provider_monetate.testing import EmulatorClient
+from airflow_provider_monetate.testing.monetate.schema import is_iso8601, split_multi_string
+from airflow_provider_monetate.testing.readings import readings_of
 from tests.unit.testing.helpers import ATTRIBUTE_FIELDS, KEYED_FIELDS, event_row
 
 IDENT = {"customer_id": {"data_type": "STRING", "identifier": True}}
@@ -250,6 +252,7 @@ def test_optional_fields_may_be_absent_or_null(keyed):
     assert keyed.post_rows("events", rows).status_code == 201
 
 
+@pytest.mark.emulator_readings({"monetate.privacy_body": "schema_rows"})  # flat bodies: test_service.py
 def test_privacy_rows_need_both_columns(shop):
     response = shop.post_rows("gdpr", [{"customer_id": "C1"}])
     assert response.status_code == 400
@@ -273,3 +276,43 @@ def test_privacy_rows_need_both_columns(shop):
 )
 def test_is_iso8601(value, valid):
     assert is_iso8601(value) is valid
+
+
+# --- how a MULTI_STRING is split: an open point (issue 12, item 6) ------------------------------
+
+@pytest.mark.parametrize(
+    ("value", "quoted", "backslash", "every_comma"),
+    [
+        ("gold,vip", ["gold", "vip"], ["gold", "vip"], ["gold", "vip"]),
+        ('"Clothing, Women",Sale', ["Clothing, Women", "Sale"], ['"Clothing', ' Women"', "Sale"],
+         ['"Clothing', ' Women"', "Sale"]),
+        ("Clothing\\, Women,Sale", ["Clothing\\", " Women", "Sale"], ["Clothing, Women", "Sale"],
+         ["Clothing\\", " Women", "Sale"]),
+        ('"15"" screen",x', ['15" screen', "x"], ['"15"" screen"', "x"], ['"15"" screen"', "x"]),
+    ],
+)
+def test_a_multi_string_is_split_as_the_reading_says(value, quoted, backslash, every_comma):
+    expected = {"quoted": quoted, "backslash": backslash, "every_comma": every_comma}
+    assert {reading: split_multi_string(value, reading) for reading in expected} == expected
+
+
+def test_the_catalog_quoting_is_the_default_reading_of_multi_string_commas(emulator):
+    assert readings_of("monetate.multi_string_commas") == ("quoted", "backslash", "every_comma")
+    assert emulator.readings.get("monetate.multi_string_commas") == "quoted"
+
+
+@pytest.mark.parametrize(
+    ("reading", "stored"),
+    [("quoted", ["Clothing, Women", "Sale"]), ("backslash", ['"Clothing', ' Women"', "Sale"]),
+     ("every_comma", ['"Clothing', ' Women"', "Sale"])],
+)
+def test_the_server_stores_the_values_of_a_multi_string_as_the_reading_splits_them(emulator, keyed, reading, stored):
+    emulator.set_reading("monetate.multi_string_commas", reading)
+    response = keyed.post_rows("events", [event_row(1, tiers='"Clothing, Women",Sale'), event_row(2, tiers=None)])
+    assert response.status_code == 201
+    first, second = emulator.monetate_rows("testshop", "events")
+    assert first["tiers"].values == tuple(stored) and second["tiers"] is None
+    # the record GET and the admin API answer the text as posted, a string as in the spec's examples
+    assert keyed.get("data/events/", params={"id": "e-1"}).json()["data"]["schema_rows"][0]["tiers"] == (
+        '"Clothing, Women",Sale')
+    assert EmulatorClient(emulator.url).monetate_rows("testshop", "events")[0]["tiers"] == '"Clothing, Women",Sale'

@@ -7,6 +7,9 @@ import pytest
 import requests
 
 from airflow_provider_monetate.testing import sign_jwt
+from airflow_provider_monetate.testing.monetate.privacy import STATUS_CODES
+from airflow_provider_monetate.testing.monetate.state import describe_status
+from airflow_provider_monetate.testing.readings import readings_of
 from tests.unit.testing.helpers import TIMEOUT, DataApi, event_row, refresh
 
 
@@ -100,3 +103,103 @@ def test_schema_route_counters(emulator, api):
     api.get("schema/")
     api.get("schematype/")
     assert emulator.counters()["monetate.schema"]["requests"] == 2
+
+
+# -- the privacy readings (issue 12): every open point of the documents, each reading enforced -----
+
+ASKED = "2030-01-10T09:59:00.000000Z"
+FLAT = {"customer_id": "C1", "delete_request_time": ASKED}
+LISTED = {"schema_rows": [FLAT, {"customer_id": "C2", "delete_request_time": ASKED}]}
+
+
+@pytest.mark.parametrize("reading", readings_of("monetate.privacy_body"))
+def test_a_privacy_post_takes_only_the_body_shape_of_its_reading(emulator, shop, reading):
+    emulator.set_reading("monetate.privacy_body", reading)
+    taken, refused = (FLAT, LISTED) if reading == "flat" else (LISTED, FLAT)
+    response = shop.post("data/gdpr/", refused)
+    assert response.status_code == 400
+    assert response.json()["meta"]["errors"][0]["field"] == ("customer_id" if reading == "flat" else "schema_rows")
+    assert emulator.monetate_rows("testshop", "gdpr") == []  # a 400 processed nothing
+    assert emulator.privacy_status("testshop", "C1") == "FOUND"
+    response = shop.post("data/gdpr/", taken)
+    assert response.status_code == 201
+    assert response.json()["data"] == taken
+    assert emulator.privacy_status("testshop", "C1") == "PENDING"
+
+
+@pytest.mark.parametrize("body", [[FLAT], {**FLAT, "schema_rows": []}, {"delete_request_time": ASKED}])
+def test_the_flat_reading_takes_exactly_one_object(emulator, shop, body):
+    response = shop.post("data/gdpr/", body)
+    assert response.status_code == 400 and emulator.monetate_rows("testshop", "gdpr") == []
+
+
+def test_the_flat_reading_still_checks_the_columns(emulator, shop):
+    response = shop.post("data/gdpr/", {"customer_id": "C1"})
+    assert response.status_code == 400
+    assert response.json()["meta"]["errors"][0]["field"] == "delete_request_time"
+
+
+def test_other_datasets_take_schema_rows_whatever_the_privacy_reading(emulator, keyed):
+    for reading in readings_of("monetate.privacy_body"):
+        emulator.set_reading("monetate.privacy_body", reading)
+        assert keyed.post_rows("events", [event_row(1)]).status_code == 201
+        assert keyed.post("data/events/", event_row(2)).status_code == 400
+
+
+@pytest.mark.parametrize(("reading", "value", "taken"), [
+    ("iso8601", "2030-01-10", True), ("iso8601", ASKED, True),
+    ("date", "2030-01-10", True), ("date", ASKED, False), ("date", "2030-01-10T09:59:00Z", False),
+    ("datetime", "2030-01-10", False), ("datetime", ASKED, True), ("datetime", "2030-01-10T09:59", True),
+    ("iso8601", "10/01/2030", False), ("date", "2030-02-30", False),
+])
+def test_delete_request_time_as_its_reading_says(emulator, shop, reading, value, taken):
+    emulator.set_reading("monetate.privacy_time", reading)
+    response = shop.post("data/gdpr/", {"customer_id": "C1", "delete_request_time": value})
+    assert response.status_code == (201 if taken else 400), response.text
+    if not taken:
+        assert response.json()["meta"]["errors"][0]["field"] == "delete_request_time"
+        assert emulator.privacy_status("testshop", "C1") == "FOUND"
+
+
+def _answer(shop, customer_id):
+    response = shop.get("customer-data-privacy/gdpr/", params={"id": customer_id})
+    return response.status_code, response.json()
+
+
+@pytest.mark.parametrize("reading", readings_of("monetate.privacy_status_type"))
+def test_the_status_is_a_string_or_an_integer_code(emulator, shop, reading):
+    emulator.set_reading("monetate.privacy_status_type", reading)
+    shop.post("data/gdpr/", FLAT)
+    answers = {cid: _answer(shop, cid)[1]["data"] for cid in ("C1", "C2", "never")}
+    expected = {"C1": "PENDING", "C2": "FOUND", "never": "NOT_FOUND"}
+    for cid, data in answers.items():
+        status = expected[cid]
+        assert data["status"] == (STATUS_CODES[status] if reading == "integer" else status)
+        assert type(data["status"]) is (int if reading == "integer" else str)
+        assert data["description"] == describe_status(cid, status)  # the seed's words, in every reading
+
+
+@pytest.mark.parametrize("reading", readings_of("monetate.privacy_unknown_id"))
+def test_an_id_never_held_is_not_found_or_a_404_with_a_body(emulator, shop, reading):
+    emulator.set_reading("monetate.privacy_unknown_id", reading)
+    code, body = _answer(shop, "never")
+    if reading == "404":
+        assert code == 404 and body["data"] is None
+        assert body["meta"]["errors"] == [{"message": describe_status("never", "NOT_FOUND")}]
+    else:
+        assert (code, body["data"]["status"]) == (200, "NOT_FOUND")
+    shop.post("data/gdpr/", FLAT)
+    assert _answer(shop, "C1")[1]["data"]["status"] == "PENDING"
+    emulator.clock.advance(86400)
+    assert _answer(shop, "C1")[0] == 200  # an ID Monetate erased answers NOT_FOUND, as the seed says
+    assert _answer(shop, "C1")[1]["data"]["status"] == "NOT_FOUND"
+    assert _answer(shop, "never")[0] == (404 if reading == "404" else 200)
+
+
+@pytest.mark.parametrize("reading", readings_of("monetate.privacy_pending"))
+def test_pending_for_held_ids_only_or_for_any_submitted_id(emulator, shop, reading):
+    emulator.set_reading("monetate.privacy_pending", reading)
+    shop.post("data/gdpr/", {"customer_id": "ghost", "delete_request_time": ASKED})
+    shop.post("data/gdpr/", FLAT)
+    assert emulator.privacy_status("testshop", "C1") == "PENDING"
+    assert emulator.privacy_status("testshop", "ghost") == ("PENDING" if reading == "any_submitted" else "NOT_FOUND")

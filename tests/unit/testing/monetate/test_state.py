@@ -1,5 +1,6 @@
 """Monetate account state: rows upserted or appended, upload history, and privacy requests
-that stay PENDING until the next nightly batch removes the customer from every dataset."""
+that stay PENDING until the next nightly batch removes the customer from every dataset (only
+for customers Monetate holds, unless the ``monetate.privacy_pending`` reading says otherwise)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ def _status(api, customer_id, dataset="gdpr"):
 
 
 def _submit(api, *ids, when="2030-01-10T09:59:00.000000Z"):
-    rows = [{"customer_id": c, "delete_request_time": when} for c in ids]
-    response = api.post_rows("gdpr", rows)
-    assert response.status_code == 201, response.text
+    """One flat object per ID: the body the seed shows (the default reading)."""
+    for cid in ids:
+        response = api.post("data/gdpr/", {"customer_id": cid, "delete_request_time": when})
+        assert response.status_code == 201, response.text
 
 
 def test_found_and_not_found_before_any_request(shop):
@@ -67,11 +69,26 @@ def test_batch_hour_is_configurable(emulator, shop):
     assert _status(shop, "C1") == "NOT_FOUND"
 
 
-def test_unknown_id_submitted_is_pending_then_not_found(emulator, shop):
+def test_an_id_never_held_stays_not_found_when_submitted(emulator, shop):
+    """The seed: PENDING means "found within Monetate's data stores and is pending removal"."""
+    _submit(shop, "ghost")
+    assert _status(shop, "ghost") == "NOT_FOUND"
+    assert emulator.monetate_rows("testshop", "gdpr") != []  # the request itself was taken
+    emulator.clock.advance(86400)
+    assert _status(shop, "ghost") == "NOT_FOUND"
+
+
+@pytest.mark.emulator_readings({"monetate.privacy_pending": "any_submitted"})
+def test_under_any_submitted_an_id_never_held_is_pending_then_not_found(emulator, shop):
     _submit(shop, "ghost")
     assert _status(shop, "ghost") == "PENDING"
     emulator.clock.advance(86400)
     assert _status(shop, "ghost") == "NOT_FOUND"
+
+
+def test_a_privacy_dataset_holds_requests_not_customer_data(emulator, shop):
+    _submit(shop, "ghost")
+    assert _status(shop, "ghost") == "NOT_FOUND"  # its row in gdpr is a request, not data about ghost
 
 
 def test_customer_seen_again_after_deletion_is_found(emulator, shop):
@@ -139,12 +156,19 @@ def test_account_applies_due_batches_without_http():
     account = Account()
     dataset = account.datasets["customers"] = Dataset({"name": "customers", "fields": ATTRIBUTE_FIELDS}, 0)
     dataset.store([{"customer_id": "C1"}, {"customer_id": "C2"}], 0)
-    account.submit_privacy(["C1"], epoch("2030-01-10T10:00:00"))
+    account.submit_privacy(["C1", "ghost"], epoch("2030-01-10T10:00:00"))
     account.run_due_batches(epoch("2030-01-11T01:59:59"), 2)
-    assert account.privacy_status("C1") == "PENDING"
+    assert (account.privacy_status("C1"), account.privacy_status("ghost")) == ("PENDING", "NOT_FOUND")
     account.run_due_batches(epoch("2030-01-11T02:00:00"), 2)
     assert account.privacy_status("C1") == "NOT_FOUND"
     assert [row["customer_id"] for row in dataset.rows.values()] == ["C2"]
+    assert account.ever_held("C1") and account.ever_held("C2") and not account.ever_held("ghost")
+
+
+def test_account_queues_any_submitted_id_when_asked():
+    account = Account()
+    account.submit_privacy(["ghost"], epoch("2030-01-10T10:00:00"), any_submitted=True)
+    assert account.privacy_status("ghost") == "PENDING" and account.ever_held("ghost")
 
 
 def test_iso_is_the_spec_examples_format():
