@@ -14,6 +14,7 @@ derives from that kind too. No error message holds a credential or a customer's 
     │   ├── RotationPolicyError              a CDP token rotation policy that cannot work
     │   ├── LocationError (TypeError)        neither a local path nor an object storage path
     │   ├── ReceiptError                     a deletion receipt that does not prove what was submitted
+    │   ├── MassDeletionError                more IDs to erase than the guard allows, unconfirmed
     │   └── MissingDependencyError (ImportError)   an optional package is not installed
     ├── InputError (ValueError)              the records themselves; nothing was sent
     │   ├── RecordSourceError                a record cannot be read (names source and row)
@@ -21,14 +22,18 @@ derives from that kind too. No error message holds a credential or a customer's 
     │   ├── TooManyRejectedRowsError         more bad rows than max_rejected_rows allows
     │   ├── DuplicateKeyError                rows share a unique key and on_duplicate_key="fail"
     │   ├── EmptyInputError                  the input holds no rows and allow_empty=False
+    │   ├── InputShrankError                 far fewer rows than the last incremental sync holds
     │   └── InvalidValueError (TypeError)    a value is not what its field takes
     ├── StateFileError (ValueError)          a file the provider wrote cannot be read back
     │   └── CheckpointError                  a load checkpoint
     ├── BatchesInDoubtError                  a previous try's batches may have arrived; a human decides
+    ├── SnapshotConflictError                another run of the same incremental sync wrote its state first
     ├── DatasetConflictError                 a Monetate dataset exists with other fields
     ├── RotationQuotaError                   no CDP token left in this cycle
     ├── TokenLimitReachedError               CDP refused a token create for its limit
     ├── TokenStoreWriteError                 the CDP token state could not be stored
+    ├── ErasureLimitError                    CDP's weekly erasure limit would be passed; nothing was sent
+    ├── ErasureOverdueError                  erasure requests are past their legal due date
     ├── UnexpectedResponseError              a success answer the provider cannot read
     └── ApiError                             an error status, or no answer (see the table)
         ├── ApiValidationError
@@ -69,9 +74,13 @@ __all__ = [
     "DatasetConflictError",
     "DuplicateKeyError",
     "EmptyInputError",
+    "ErasureLimitError",
+    "ErasureOverdueError",
     "InputError",
+    "InputShrankError",
     "InvalidValueError",
     "LocationError",
+    "MassDeletionError",
     "MissingDependencyError",
     "MissingSourceSystemIdError",
     "MonetateProviderError",
@@ -81,6 +90,7 @@ __all__ = [
     "RotationPolicyError",
     "RotationQuotaError",
     "RowTooLargeError",
+    "SnapshotConflictError",
     "StateFileError",
     "TokenLimitReachedError",
     "TokenStoreWriteError",
@@ -123,6 +133,12 @@ class MissingDependencyError(ConfigurationError, ImportError):
 class ReceiptError(ConfigurationError):
     """A deletion receipt that does not prove what was submitted (a dry run, no IDs file, or an
     IDs file that does not match it); the sensor asked Monetate nothing."""
+
+
+class MassDeletionError(ConfigurationError):
+    """A deletion or erasure run names more customers than the mass-deletion guard allows (a wrong
+    upstream query must not erase a customer base) and ``confirm_mass_deletion`` is not set; nothing
+    was sent."""
 
 
 class InputError(MonetateProviderError, ValueError):
@@ -176,6 +192,11 @@ class EmptyInputError(InputError):
     """The input holds no rows and ``allow_empty=False``; nothing was sent."""
 
 
+class InputShrankError(InputError):
+    """An incremental sync's input holds far fewer keys than its snapshot (a broken upstream query is
+    the usual cause) and ``allow_shrink`` is not set; nothing was sent."""
+
+
 class InvalidValueError(InputError, TypeError):
     """A value that is not what its field takes; the message describes it by type or pattern only."""
 
@@ -199,6 +220,11 @@ class BatchesInDoubtError(MonetateProviderError):
     duplicate rows; a human must decide."""
 
 
+class SnapshotConflictError(MonetateProviderError):
+    """Another run of the same incremental sync wrote the snapshot after this run read it; this run's
+    rows were sent, its snapshot was not written, and the next run sends what still differs."""
+
+
 class DatasetConflictError(MonetateProviderError):
     """The Monetate dataset exists with a field or type that differs from the requested definition."""
 
@@ -213,6 +239,16 @@ class TokenLimitReachedError(MonetateProviderError):
 
 class TokenStoreWriteError(MonetateProviderError):
     """The CDP token state could not be written to the store; the message says how to recover."""
+
+
+class ErasureLimitError(MonetateProviderError):
+    """Acquia CDP's weekly data erasure limit would be passed (or CDP refused a call for it); the
+    message says how many customers fit and when room frees up."""
+
+
+class ErasureOverdueError(MonetateProviderError):
+    """Erasure requests are past their legal due date and still open; the message names them and the
+    systems still open."""
 
 
 class UnexpectedResponseError(MonetateProviderError):

@@ -7,8 +7,9 @@ share. This module is the one place that
 
 * turns a task argument into a location (:func:`as_location`: a URI becomes a storage path),
 * tells local from object storage (:func:`local_path`),
-* writes a file atomically (:meth:`Folder.create`, :meth:`Folder.write`), readable by its
-  owner only on local disk (0600: these files hold customer IDs and rows),
+* writes a file atomically (:meth:`Folder.create`, :meth:`Folder.write`, or :meth:`Folder.put`
+  for a finished local file, after a last check), readable by its owner only on local disk
+  (0600: these files hold customer IDs and rows), and copies one to local disk (:meth:`Folder.fetch`),
 * knows the default folders under ``$AIRFLOW_HOME/monetate`` (:func:`state_dir` and the
   ``default_*`` functions), and
 * warns when such a folder is on one worker's disk while tasks run on other machines
@@ -21,9 +22,11 @@ when it meets a URI, so the pure modules that take locations load without Airflo
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,7 +43,9 @@ __all__ = [
     "local_path",
     "open_for_writing",
     "remove_file",
+    "snapshot_dir",
     "state_dir",
+    "subfolder",
     "warn_if_worker_local",
     "worker_local_warning",
 ]
@@ -58,6 +63,18 @@ def state_dir() -> Path:
 def default_checkpoint_dir() -> Path:
     """``$AIRFLOW_HOME/monetate/checkpoints``: load progress kept for retries."""
     return state_dir() / "checkpoints"
+
+
+def snapshot_dir(checkpoints: Any = None) -> Any:
+    """Where incremental sync state lives: ``snapshots`` beside the load checkpoints, in the folder
+    ``checkpoints`` (a ``checkpoint_dir``) or by default ``$AIRFLOW_HOME/monetate/checkpoints/snapshots``."""
+    return subfolder(checkpoints if checkpoints is not None else default_checkpoint_dir(), "snapshots")
+
+
+def subfolder(location: Any, name: str) -> Any:
+    """The folder ``name`` inside ``location`` (a local path, a path string or a storage path)."""
+    path = local_path(location)
+    return path / name if path is not None else location / name
 
 
 def default_rejects_dir() -> Path:
@@ -183,13 +200,71 @@ class Folder:
             return []
         return sorted(entries)
 
-    def read(self, name: str) -> bytes | None:
-        """The file's content, or ``None`` when it does not exist."""
+    @property
+    def local(self) -> Path | None:
+        """The folder's local path, or ``None`` on object storage."""
+        return self._local
+
+    def read(self, name: str, size: int = -1) -> bytes | None:
+        """The file's content (its first ``size`` bytes when given), or ``None`` when it does not exist."""
         try:
             with self.path(name).open("rb") as file:
-                return file.read()
+                return file.read(size)
         except FileNotFoundError:
             return None
+
+    def put(self, name: str, source: Path, *, check: Callable[[], None] = lambda: None) -> None:
+        """Publish the finished local file ``source`` as ``name``, whole, replacing any previous one.
+
+        :param check: runs just before the file is published and may raise to publish nothing (e.g.
+            "the file changed since I read it"). On local disk it runs under a lock on the folder, so
+            two ``put`` calls cannot interleave their checks and replaces; object storage has no such
+            lock: there another writer can publish between the check and the upload.
+        """
+        if self._local is None:
+            check()
+            with source.open("rb") as data, (self._remote / name).open("wb") as file:
+                shutil.copyfileobj(data, file, 1 << 20)
+            return
+        self._local.mkdir(parents=True, exist_ok=True)
+        copy = None
+        if source.parent.resolve() != self._local.resolve():  # a rename within one file system is atomic
+            handle, copy = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self._local)
+            with os.fdopen(handle, "wb") as file, source.open("rb") as data:
+                shutil.copyfileobj(data, file, 1 << 20)
+            source = Path(copy)
+        try:
+            with _folder_lock(self._local):
+                check()
+                os.replace(source, self._local / name)
+        finally:
+            if copy is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(copy)
+
+    @contextlib.contextmanager
+    def fetch(self, name: str) -> Iterator[Path | None]:
+        """The file as a local path for the ``with`` block (``None`` when it does not exist).
+
+        A local file is used where it is; an object is first copied to a private (0600) temporary
+        file, removed afterwards.
+        """
+        if self._local is not None:
+            path = self._local / name
+            yield path if path.exists() else None
+            return
+        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".fetched")
+        try:
+            try:
+                with os.fdopen(handle, "wb") as copy, self.path(name).open("rb") as data:
+                    shutil.copyfileobj(data, copy, 1 << 20)
+            except FileNotFoundError:
+                yield None
+                return
+            yield Path(temporary)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temporary)
 
     def write(self, name: str, data: bytes, *, durable: bool = True) -> None:
         """Replace the file ``name`` with ``data`` atomically (see :meth:`create`)."""
@@ -230,3 +305,14 @@ class Folder:
     def delete(self, name: str) -> None:
         """Remove a file; a missing one is fine."""
         remove_file(self.path(name))
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on a local folder (``flock`` on the directory itself: no lock file is left behind)."""
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # closing releases the lock

@@ -1,15 +1,23 @@
-"""Erase customers from Monetate and prove it: submit their IDs, wait for Monetate to confirm, report.
+"""Erase customers from Monetate and Acquia CDP for one erasure request, and prove it.
 
-1. ``submit_deletions`` asks Monetate which of the customers it holds, posts the IDs to the
-   ``customer_data_privacy`` dataset (created if missing; in whichever body form the account
-   takes) and records a ``submitted`` entry per customer in the proof-of-deletion ledger
+1. ``submit_deletions`` opens the erasure request in the register beside the ledger (its id, when
+   it was received, the GDPR deadline: one month), asks Monetate which of the customers it holds,
+   posts the IDs to the ``customer_data_privacy`` dataset (created if missing; in whichever body
+   form the account takes) and records a ``submitted`` entry per customer in the proof-of-deletion ledger
    (``$AIRFLOW_HOME/monetate/deletion_ledger`` here; use object storage in production), and a
    ``not_held`` entry for each customer Monetate did not hold (nothing to erase).
 2. ``wait_until_erased`` defers to the triggerer until Monetate reports every held ID
    ``NOT_FOUND`` (its nightly batches take 24-48 h), recording each confirmation in the ledger.
-3. ``audit_report`` reads the ledger back: when each customer was asked about and confirmed gone.
+3. ``erase_from_cdp`` erases the request's customers from Acquia CDP through its GDPR/CCPA data
+   erasure API (a hard erasure, not a ``DeleteFlag``): CDP accepts them (``submitted``) and erases
+   them within its 30-day SLA; the same task run again later confirms each one CDP no longer finds.
+4. ``audit_report`` reads the ledger back: when each customer was asked about and confirmed gone,
+   and the request as the register tells it (due date, each system's progress).
 
-Trigger with ``{"customer_ids": ["C1001", "C1002"]}`` to erase other customers. Point the
+``example_privacy_audit`` guards the request's deadline every day.
+
+Trigger with ``{"customer_ids": ["C1001", "C1002"], "request_id": "TICKET-42", "received_at":
+"2026-01-05"}`` to erase other customers (the CDP IDs are ``cdp_customer_ids``). Point the
 ``exclude_erased`` parameter of your load tasks at the same ledger so the next load does not
 send these customers again.
 """
@@ -26,7 +34,8 @@ except ImportError:  # Airflow 2.11
     from airflow.models.dag import DAG
     from airflow.models.param import Param
 
-from airflow_provider_monetate.monetate.privacy import DeletionLedger
+from airflow_provider_monetate.monetate.privacy import DeletionLedger, ErasureRegister
+from airflow_provider_monetate.operators.acquia_cdp_erasure import AcquiaCdpEraseCustomersOperator
 from airflow_provider_monetate.operators.monetate_privacy import MonetateSubmitDeletionsOperator
 from airflow_provider_monetate.sensors.monetate import MonetateDeletionSensor
 from airflow_provider_monetate.storage import as_location
@@ -42,16 +51,35 @@ with DAG(
     catchup=False,
     # Hands the customer_ids param to the operator as a list, not as the list's repr.
     render_template_as_native_obj=True,
-    params={"customer_ids": Param(["C1001", "C1002", "C1003"], type="array", description="IDs to erase")},
+    params={
+        "customer_ids": Param(["C1001", "C1002", "C1003"], type="array", description="Monetate IDs to erase"),
+        "cdp_customer_ids": Param(["C-1001", "C-1002"], type="array", description="the same people's CDP IDs"),
+        "request_id": Param(None, type=["null", "string"], description="the erasure request (default: the run id)"),
+        "received_at": Param(None, type=["null", "string"], description="when it arrived (default: the run's date)"),
+    },
     tags=["monetate", "privacy", "example"],
     doc_md=__doc__,
 ):
+    request = {  # every task of one request names it alike: its deadline runs from received_at
+        "request_id": "{{ params.request_id or run_id }}",
+        # A run triggered through the API may have no logical date (Airflow 3): then its run_after.
+        "received_at": "{{ params.received_at or (dag_run.logical_date or dag_run.run_after) | ds }}",
+        "regime": "gdpr",
+        "request_manner": "web form",
+    }
     submit = MonetateSubmitDeletionsOperator(
         task_id="submit_deletions",
         privacy_dataset="gdpr_deletions",
         customer_ids="{{ params.customer_ids }}",
         create_dataset_if_missing=True,
         retries=2,  # safe: a retry skips what was delivered and re-asks only what is in doubt
+        **request,
+    )
+    erase_cdp = AcquiaCdpEraseCustomersOperator(
+        task_id="erase_from_cdp",
+        customer_ids="{{ params.cdp_customer_ids }}",
+        retries=2,  # safe: a retry skips the calls CDP answered
+        **request,
     )
 
     @task
@@ -90,9 +118,10 @@ with DAG(
     )
 
     @task
-    def audit_report(report: dict) -> dict:
+    def audit_report(report: dict, receipt: dict) -> dict:
         """Read the ledger back, as an auditor would: when was each customer asked about and confirmed gone?"""
         ledger = DeletionLedger(as_location(report["ledger"]))
+        print(ErasureRegister(as_location(report["ledger"])).request(receipt["request_id"]).describe())
         audit = {}
         for customer_id, outcome in report.get("outcomes", {}).items():  # inline up to 100 IDs; see report_path
             asked = [r["delete_request_time"] for r in ledger.records(customer_id, system="monetate")]
@@ -105,4 +134,4 @@ with DAG(
         return {"confirmed": report["confirmed"], "total": report["total"], "customers": audit}
 
     load_demo_customers("{{ params.customer_ids }}") >> submit >> advance_emulator_clock() >> wait
-    audit_report(wait.output)
+    submit >> erase_cdp >> audit_report(wait.output, submit.output)

@@ -8,22 +8,24 @@ docs/rotation.md says ``token_store=`` goes to every operator and hook that uses
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 from pathlib import Path
 
 import pytest
 
+from airflow_provider_monetate import get_provider_info
 from airflow_provider_monetate.hooks.acquia_cdp import AcquiaCdpHook
 from airflow_provider_monetate.hooks.monetate import MonetateHook
-from airflow_provider_monetate.operators import acquia_cdp, acquia_cdp_tokens, monetate, monetate_privacy
-from airflow_provider_monetate.sensors import acquia_cdp_tokens as token_sensors
-from airflow_provider_monetate.sensors import monetate as monetate_sensors
+from airflow_provider_monetate.operators import acquia_cdp_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-CLASSES = {cls.__name__: cls for module in (acquia_cdp, acquia_cdp_tokens, monetate, monetate_privacy, token_sensors,
-                                            monetate_sensors) for cls in map(module.__dict__.get, module.__all__)}
+# Every operator, sensor and trigger module Airflow is told about, so a new one is checked too.
+MODULES = [importlib.import_module(name) for kind in ("operators", "sensors", "triggers")
+           for entry in get_provider_info()[kind] for name in entry["python-modules"]]
+CLASSES = {cls.__name__: cls for module in MODULES for cls in map(module.__dict__.get, module.__all__)}
 CLASSES.update({"MonetateHook": MonetateHook, "AcquiaCdpHook": AcquiaCdpHook})
 TOKEN_USERS = ["AcquiaCdpHook", "AcquiaCdpIngestOperator", "AcquiaCdpDeleteCustomersOperator",
                "AcquiaCdpTokenExpirySensor", *acquia_cdp_tokens.__all__]

@@ -1,4 +1,4 @@
-"""AcquiaCdpHook: bearer-token management and DW Tracker ingestion for Acquia CDP."""
+"""AcquiaCdpHook: bearer-token management, DW Tracker ingestion and data erasure for Acquia CDP."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from airflow_provider_monetate.exceptions import (
     MonetateProviderError,
     UnexpectedResponseError,
 )
+from airflow_provider_monetate.hooks._acquia_cdp_erasure import ErasureCalls
 from airflow_provider_monetate.hooks._base import ConnectionProblems, ProviderHook
 from airflow_provider_monetate.http import ApiSession, ErrorHints, checked_base_url
 
@@ -95,8 +96,8 @@ class _BearerCredential:
                 self._token = self._hook.get_token()
 
 
-class AcquiaCdpHook(ProviderHook):
-    """Talk to Acquia CDP: token management on the auth host, ingestion on the API host.
+class AcquiaCdpHook(ErasureCalls, ProviderHook):
+    """Talk to Acquia CDP: token management on the auth host, ingestion and data erasure on the API host.
 
     Connection: host = API (tracker) host; login/password = integration user (Basic, used only
     to create or wipe tokens). Extras: ``auth_host``, ``tenant_id``, ``environment`` (CS, UAT,
@@ -140,7 +141,7 @@ class AcquiaCdpHook(ProviderHook):
         if not conn.host:
             problems.add("host", "missing: set it to the CDP API (tracker) host, e.g. https://api7-green.agilone.com.")
         else:
-            host = problems.check("host", checked_base_url, conn.host, None, "")
+            host = problems.check("host", checked_base_url, conn.host, conn.port, "")
         if extras.get("auth_host"):
             auth_host = problems.check("auth_host", checked_base_url, extras["auth_host"], None, "")
         tenant_id = str(extras.get("tenant_id") or "").strip()

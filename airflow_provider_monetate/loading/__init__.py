@@ -18,7 +18,11 @@ this order:
 * ``_pipeline``: :func:`load_parts` checks every part first, then delivers each, and
   returns a :class:`LoadSummary` per part; ``_refusals`` stops it before the first request
   (too many rejected rows, repeated keys with ``on_duplicate_key="fail"``, no rows with
-  ``allow_empty=False``).
+  ``allow_empty=False``, an incremental sync's input far smaller than its snapshot);
+* ``_incremental`` (a part with ``sync``): rows the sync's snapshot holds unchanged are
+  counted in the check pass, never spooled; new, changed and removed keys are counted, and
+  the next snapshot is written once every batch is acknowledged; ``_snapshots`` keeps the
+  snapshot (hashes of keys and rows only, sorted columns read through mmap, a generation).
 """
 
 from __future__ import annotations

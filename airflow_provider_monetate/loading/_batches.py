@@ -21,13 +21,14 @@ import msgspec
 from airflow_provider_monetate.exceptions import ConfigurationError, InputError, RowTooLargeError
 from airflow_provider_monetate.loading._rejects import Rejection
 
-__all__ = ["ENVELOPE_OVERHEAD", "Batch", "describe_batch", "encode_row", "envelope", "iter_batches"]
+__all__ = ["ENVELOPE_OVERHEAD", "Batch", "describe_batch", "encode_lines", "encode_row", "envelope", "iter_batches"]
 
 #: Bytes reserved per request for the envelope around the rows: ``{"schema_rows":[...]}``
 #: plus small extra fields such as ``"_sent_time"``.
 ENVELOPE_OVERHEAD = 256
 
-_msgspec_encode = msgspec.json.Encoder().encode
+_msgspec_encoder = msgspec.json.Encoder()
+_msgspec_encode = _msgspec_encoder.encode
 # msgspec writes NaN and infinity as null, which would silently lose the value. Where its
 # output holds a null, json (C code, refusing such floats) looks at the value again; what
 # json cannot encode but msgspec can (a datetime, say) is not its concern here.
@@ -62,6 +63,34 @@ def encode_row(row: Any) -> bytes:
     if b"null" in data:
         _refuse_non_finite(row)
     return data
+
+
+def encode_lines(rows: list[Any], prefix: bytes = b"") -> list[bytes]:
+    """Each row encoded as :func:`encode_row` does, with one call for the whole list when it can.
+
+    A row that cannot be encoded (NaN, a lone surrogate, a value JSON cannot hold) becomes ``b""``,
+    which no encodable row is; sending it is refused later, where batches are cut.
+
+    :param prefix: put before each row's JSON (it must hold no newline), for one more pass over the whole.
+    """
+    try:
+        data = _msgspec_encoder.encode_lines(rows)  # JSON escapes newlines in text: one line a row
+        if b"null" in data:
+            _refuse_non_finite(rows)
+    except (TypeError, ValueError, OverflowError):
+        return [prefix + _encoded_or_empty(row) for row in rows]
+    if prefix:
+        data = (prefix + data).replace(b"\n", b"\n" + prefix)
+    lines = data.split(b"\n")
+    lines.pop()
+    return lines
+
+
+def _encoded_or_empty(row: Any) -> bytes:
+    try:
+        return encode_row(row)
+    except (TypeError, ValueError):
+        return b""
 
 
 @dataclass(slots=True)

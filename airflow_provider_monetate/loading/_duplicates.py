@@ -227,21 +227,28 @@ class KeyIndex:
         return self._rows_between(start, start + index[batch][4])
 
 
-def leave_out_duplicates(checked: Any, keys: KeyIndex, rejects: RejectsReport, policy: str) -> None:
+def leave_out_duplicates(checked: Any, keys: KeyIndex, rejects: RejectsReport, policy: str,
+                         more: Callable[[dict[int, list[Duplicate]], list[IndexEntry]], list[Duplicate]] | None = None,
+                         ) -> None:
     """After the check pass: report every row a later row's key repeats, count it, and (``keep_last``) drop it.
 
     :param checked: the check pass's ``CheckedInput``: its ``spool`` and ``index`` are rewritten,
         ``rows_accepted`` and ``rows_duplicate`` updated.
     :param policy: ``on_duplicate_key``.
+    :param more: finds the repeats among rows that were not all spooled (an incremental sync's
+        ``SyncDiff.resolve``): given the spooled rows to leave out by batch, and the spool index, it adds
+        spooled rows to them and returns the rows never spooled that a later row repeats (only reported).
     """
     found = keys.duplicates(checked.spool, checked.index)
-    duplicates = sorted((d for batch in found.values() for d in batch), key=lambda d: d.row)
+    unsent = more(found, checked.index) if more is not None else []
+    spooled = [d for batch in found.values() for d in batch]
+    duplicates = sorted(spooled + unsent, key=lambda d: d.row)
     name = keys.field or "key"
     outcome = f"only the last row with the same {name} is sent" if policy == "keep_last" else "on_duplicate_key='fail'"
     for duplicate in duplicates:
         rejects.add(Rejection(duplicate.row, keys.field, f"{DUPLICATE_OF} {duplicate.kept}'s {name}: {outcome}"))
     checked.rows_duplicate = len(duplicates)
-    checked.rows_accepted -= len(duplicates)
+    checked.rows_accepted -= len(spooled)
     if policy == "keep_last" and found:
         drop_duplicates(checked.spool, checked.index, keys, found)
 

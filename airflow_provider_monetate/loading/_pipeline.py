@@ -7,6 +7,9 @@
    iterator.
 2. **Deliver**: read the spooled batches back and send them (``_delivery.deliver``),
    skipping batches a previous try already delivered.
+3. **Remember** (incremental syncs only, ``LoadPart.sync``): rows the sync's snapshot holds as they
+   are were counted and never spooled in step 1; once every batch of every part is acknowledged,
+   each part's next snapshot is written (``_incremental``).
 
 Reading, checking and encoding each row exactly once keeps the client's CPU per row close
 to a plain ``json.dumps`` loop. No Airflow imports.
@@ -35,6 +38,7 @@ from airflow_provider_monetate.loading._delivery import (
     in_doubt_error,
 )
 from airflow_provider_monetate.loading._duplicates import DUPLICATE_KEY_POLICIES, KeyIndex, leave_out_duplicates
+from airflow_provider_monetate.loading._incremental import SyncDiff, SyncTarget
 from airflow_provider_monetate.loading._refusals import refuse_bad_input as _refuse_rejected
 from airflow_provider_monetate.loading._rejects import Rejection, RejectsReport
 from airflow_provider_monetate.loading._sources import RecordSource
@@ -64,6 +68,8 @@ class LoadOptions:
         ``rows_duplicate`` and reported), ``fail`` refuses the input before anything is sent.
     :param allow_empty: an input without rows succeeds (saying so in the summary and a
         warning); ``False`` refuses it before anything is sent.
+    :param allow_shrink: an incremental sync whose input holds fewer than half the keys of its
+        snapshot is sent; by default it is refused before anything is sent.
     """
 
     max_rows: int = 500
@@ -74,6 +80,7 @@ class LoadOptions:
     dry_run: bool = False
     on_duplicate_key: str = "keep_last"
     allow_empty: bool = True
+    allow_shrink: bool = False
 
     def __post_init__(self) -> None:
         if self.on_duplicate_key not in DUPLICATE_KEY_POLICIES:
@@ -98,6 +105,7 @@ class CheckedInput:
     rows_accepted: int = 0
     rows_excluded: int = 0
     rows_duplicate: int = 0  # left out (or, with on_duplicate_key="fail", refused): a later row has their key
+    rows_unchanged: int = 0  # incremental sync: as the last sync sent them, not spooled
     # (offset, length, first_row, last_row, rows): a few numbers per batch, never the rows
     index: list[tuple[int, int, int, int, int]] = field(default_factory=list)
 
@@ -135,9 +143,27 @@ class LoadSummary(DeliveryReport):
     rejects: dict[str, Any] = field(default_factory=dict)
     dropped_fields: dict[str, int] = field(default_factory=dict)
     values_trimmed: dict[str, int] = field(default_factory=dict)  # per field: spaces trimmed from its values
+    # An incremental sync's counts (``SyncDiff.counts``), left out of the dict of a full load: keys of the
+    # input new to the snapshot, changed, unchanged (not sent); keys of the snapshot not in the input
+    # (only reported); why the run sent every row; the snapshot, its generation (read, then written) and size.
+    sync: str = "full"
+    rows_new: int | None = None
+    rows_changed: int | None = None
+    rows_unchanged: int | None = None
+    keys_removed: int | None = None
+    full_sync_reason: str | None = None
+    snapshot: str | None = None
+    snapshot_generation: int | None = None
+    snapshot_keys: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        if self.sync == "incremental":
+            return dict(self.__dict__)
+        return {name: value for name, value in self.__dict__.items() if name not in _SYNC_FIELDS}
+
+
+_SYNC_FIELDS = ("rows_new", "rows_changed", "rows_unchanged", "keys_removed", "full_sync_reason", "snapshot",
+                "snapshot_generation", "snapshot_keys")
 
 
 def check_records(
@@ -148,6 +174,7 @@ def check_records(
     *,
     exclude: Callable[[dict], bool] | None = None,
     key: str | Callable[[dict], Any] | None = None,
+    sync: SyncDiff | None = None,
 ) -> CheckedInput:
     """Read every record once: normalise, reject, cut into batches, encode each batch once, spool.
 
@@ -159,6 +186,7 @@ def check_records(
     :param exclude: drops an accepted row on purpose (e.g. a customer already erased);
         counted, not rejected.
     :param key: the rows' unique key: a field name, or a function ``row -> key``.
+    :param sync: an incremental sync (needs ``key``): the rows its snapshot holds are counted, not spooled.
     """
     spool = tempfile.TemporaryFile(prefix="monetate-load-")  # noqa: SIM115 - handed to the caller
     checked = CheckedInput(spool=spool)
@@ -167,10 +195,12 @@ def check_records(
         digest = hashlib.sha256()
         records = source.iter(hash_into=digest, max_cell_chars=options.max_bytes)
         accepted = _accepted_rows(records, normalize, rejects, checked, exclude)
+        if sync is not None:
+            accepted = sync.unchanged_rows(accepted, checked)
         offset = 0
         for batch in iter_batches(accepted, max_rows=options.max_rows, max_bytes=options.max_bytes,
                                   reject=lambda found: _unsendable(found, rejects, checked),
-                                  on_batch=None if keys is None else keys.add):
+                                  on_batch=_on_batch(keys, sync)):
             spool.write(batch.payload)
             checked.index.append((offset, len(batch.payload), batch.first_row, batch.last_row, batch.rows_count))
             offset += len(batch.payload)
@@ -178,9 +208,14 @@ def check_records(
             # Dropping duplicates changes the batches: a checkpoint from a try with another key
             # (or none) must not be resumed, so the key is part of what the checkpoint trusts.
             digest.update(f"|unique key: {getattr(key, '__qualname__', key)}|{options.on_duplicate_key}".encode())
+        if sync is not None:  # the batches hold what the snapshot lacks: a checkpoint is for one snapshot
+            digest.update(sync.checkpoint_tag.encode())
         checked.fingerprint = digest.hexdigest()
         if keys is not None:
-            leave_out_duplicates(checked, keys, rejects, options.on_duplicate_key)
+            leave_out_duplicates(checked, keys, rejects, options.on_duplicate_key,
+                                 more=None if sync is None else sync.resolve)
+        if sync is not None:
+            checked.rows_unchanged = sync.unchanged
         return checked
     except BaseException:
         spool.close()
@@ -188,6 +223,13 @@ def check_records(
     finally:
         if keys is not None:
             keys.close()
+
+
+def _on_batch(keys: KeyIndex | None, sync: SyncDiff | None) -> Callable[[list], None] | None:
+    """What notes each spooled batch's rows: the key index, and an incremental sync's staging."""
+    if keys is None or sync is None:
+        return None if keys is None else keys.add
+    return lambda pairs: (keys.add(pairs), sync.spooled(pairs))
 
 
 def _unsendable(rejections: list[Rejection], rejects: RejectsReport, checked: CheckedInput) -> None:
@@ -224,6 +266,8 @@ class LoadPart:
     :param exclude: drops an accepted row on purpose (counted, not rejected).
     :param key: the destination's unique key (a field name, or a function ``row -> key``): of the
         rows sharing a key, only the last by input order is sent (see ``LoadOptions.on_duplicate_key``).
+    :param sync: send only the rows that changed since the last successful run (needs ``key`` and
+        ``resend_safe``); its next snapshot is written once every batch of the load is acknowledged.
     """
 
     name: str
@@ -233,6 +277,7 @@ class LoadPart:
     resend_safe: bool
     exclude: Callable[[dict], bool] | None = None
     key: str | Callable[[dict], Any] | None = None
+    sync: SyncTarget | None = None
 
 
 def load_parts(
@@ -263,10 +308,12 @@ def load_parts(
     """
     summaries: dict[str, LoadSummary] = {}
     with contextlib.ExitStack() as spools:
-        checked = {}
+        checked, diffs = {}, {}
         for part in parts:
             label = f"{what} {part.name}".strip()
-            checked[part.name], summaries[part.name] = _check_part(part, options, rejects(part.name), label, clock)
+            diffs[part.name] = _begin_sync(part, spools, label)
+            checked[part.name], summaries[part.name] = _check_part(part, options, rejects(part.name), label, clock,
+                                                                   diffs[part.name])
             spools.enter_context(checked[part.name].spool)
         before_delivery()  # a caller's veto explains its own rejections better than the count does
         _refuse_rejected(summaries, options, what)
@@ -283,22 +330,40 @@ def load_parts(
             summary.retries = retries() - retried
             summary.seconds = round(summary.seconds + clock() - started, 3)
             summary.rows_per_second = round(summary.rows_sent / summary.seconds, 1) if summary.seconds else 0.0
+        for name, diff in diffs.items():  # every batch of every part is acknowledged
+            if diff is not None and not options.dry_run:
+                summaries[name].snapshot_generation = diff.commit()
     for progress in finished:
         if progress is not None:
             progress.finish()
     return summaries
 
 
+def _begin_sync(part: LoadPart, spools: contextlib.ExitStack, what: str) -> SyncDiff | None:
+    """Open the part's incremental sync for the load (``None`` when the part has none)."""
+    if part.sync is None:
+        return None
+    if part.key is None or not part.resend_safe:
+        raise ConfigurationError(f"{what}: an incremental sync needs a unique key the destination upserts by "
+                                 "(a diff needs a key); nothing was sent. Use a full load for this destination.")
+    return spools.enter_context(part.sync.begin(part.key))
+
+
 def _check_part(part: LoadPart, options: LoadOptions, rejects: RejectsReport, what: str,
-                clock: Callable[[], float]) -> tuple[CheckedInput, LoadSummary]:
+                clock: Callable[[], float], sync: SyncDiff | None = None) -> tuple[CheckedInput, LoadSummary]:
     started = clock()
     summary = LoadSummary(source=part.source.describe(), dry_run=options.dry_run)
     with rejects:
-        checked = check_records(part.source, part.normalize, rejects, options, exclude=part.exclude, key=part.key)
+        checked = check_records(part.source, part.normalize, rejects, options, exclude=part.exclude, key=part.key,
+                                sync=sync)
     summary.rows_read = checked.rows_read
     summary.rows_excluded = checked.rows_excluded
     summary.rows_duplicate = checked.rows_duplicate
-    summary.rows_rejected = checked.rows_read - checked.rows_accepted - checked.rows_excluded - checked.rows_duplicate
+    summary.rows_rejected = (checked.rows_read - checked.rows_accepted - checked.rows_excluded
+                             - checked.rows_duplicate - checked.rows_unchanged)
+    if sync is not None:
+        for name, value in sync.counts().items():
+            setattr(summary, name, value)
     summary.input_empty = checked.rows_read == 0
     summary.rejects = rejects.summary()
     summary.seconds = clock() - started

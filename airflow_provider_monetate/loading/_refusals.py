@@ -2,7 +2,8 @@
 
 Once every part of a load is checked, :func:`refuse_bad_input` stops it, before anything is
 sent, when a part has more rejected rows than ``max_rejected_rows`` allows, rows sharing a
-unique key with ``on_duplicate_key="fail"``, or no rows with ``allow_empty=False``; otherwise
+unique key with ``on_duplicate_key="fail"``, no rows with ``allow_empty=False``, or (an incremental
+sync) fewer than half the keys of its snapshot without ``allow_shrink``; otherwise
 it logs a warning for each part that has rejected rows, rows left out for a repeated key, or
 no rows. Messages name rows and fields, never values. No Airflow imports.
 """
@@ -12,8 +13,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from airflow_provider_monetate.exceptions import DuplicateKeyError, EmptyInputError, TooManyRejectedRowsError
+from airflow_provider_monetate.exceptions import (
+    DuplicateKeyError,
+    EmptyInputError,
+    InputShrankError,
+    TooManyRejectedRowsError,
+)
 from airflow_provider_monetate.loading._duplicates import DUPLICATE_OF
+from airflow_provider_monetate.loading._incremental import SHRINK_LIMIT
 
 if TYPE_CHECKING:
     from airflow_provider_monetate.loading._pipeline import LoadOptions, LoadSummary
@@ -29,6 +36,7 @@ def refuse_bad_input(summaries: dict[str, LoadSummary], options: LoadOptions, wh
     :raises TooManyRejectedRowsError: a part has more rejected rows than ``max_rejected_rows``.
     :raises DuplicateKeyError: a part has rows sharing a key and ``on_duplicate_key="fail"``.
     :raises EmptyInputError: a part has no rows and ``allow_empty=False``.
+    :raises InputShrankError: an incremental sync's input holds fewer than half its snapshot's keys.
     """
     over = {name: s for name, s in summaries.items() if s.rows_rejected > options.max_rejected_rows}
     if over:
@@ -39,6 +47,7 @@ def refuse_bad_input(summaries: dict[str, LoadSummary], options: LoadOptions, wh
         )
     _refuse_duplicates(summaries, options, what)
     _refuse_empty(summaries, options, what)
+    _refuse_shrunken(summaries, options, what)
     for name, summary in summaries.items():
         if summary.rows_rejected:
             log.warning("%s: %d row(s) rejected (at most %d allowed); the rest are sent. Report: %s",
@@ -68,6 +77,20 @@ def _refuse_empty(summaries: dict[str, LoadSummary], options: LoadOptions, what:
                               "Check what writes it, or pass allow_empty=True to let an empty input succeed.")
     for name, source in empty:
         log.warning("%s: the input holds no rows (%s); nothing to send", f"{what} {name}".strip(), source)
+
+
+def _refuse_shrunken(summaries: dict[str, LoadSummary], options: LoadOptions, what: str) -> None:
+    for name, summary in summaries.items():
+        if summary.sync != "incremental" or not summary.snapshot_keys or options.allow_shrink:
+            continue
+        keys = summary.rows_new + summary.rows_changed + summary.rows_unchanged
+        if keys < SHRINK_LIMIT * summary.snapshot_keys:
+            raise InputShrankError(
+                f"Nothing was sent to {f'{what} {name}'.strip()}: the input holds {keys} keys, fewer than half of the "
+                f"{summary.snapshot_keys} the last sync delivered (snapshot {summary.snapshot}). A broken upstream "
+                "query is the usual cause: check it. If the data really shrank, run again with allow_shrink=True: "
+                "the missing keys are then reported as removed (never deleted) and the snapshot keeps only these."
+            )
 
 
 def _rejected_detail(name: str, summary: LoadSummary, *, duplicates: bool = False) -> str:

@@ -2,13 +2,14 @@
 
 Resolves the input (records from Python or XCom, or a file: local path or object storage
 URI), where the rejects report and the checkpoint live, and hands the run summary to XCom
-and to the task's outlet assets.
+and to the task's outlet assets. :class:`IncrementalSyncMixin` adds ``sync="incremental"``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_monetate._compat import BaseOperator, configured_executors
@@ -17,15 +18,20 @@ from airflow_provider_monetate.exceptions import ConfigurationError
 from airflow_provider_monetate.loading._checkpoints import CheckpointStore, checkpoint_key
 from airflow_provider_monetate.loading._delivery import IN_DOUBT_POLICIES
 from airflow_provider_monetate.loading._duplicates import DUPLICATE_KEY_POLICIES
+from airflow_provider_monetate.loading._incremental import SyncTarget, sync_fingerprint
 from airflow_provider_monetate.loading._pipeline import LoadOptions, LoadPart, Normalizer, load_parts
 from airflow_provider_monetate.loading._rejects import RejectsReport
+from airflow_provider_monetate.loading._snapshots import SnapshotStore, snapshot_name
 from airflow_provider_monetate.loading._sources import RecordSource
 from airflow_provider_monetate.storage import (
     as_location,
     default_checkpoint_dir,
     default_rejects_dir,
+    snapshot_dir,
     warn_if_worker_local,
 )
+
+SYNC_MODES = ("full", "incremental")
 
 
 class RecordLoadOperator(DataFieldsMixin, BaseOperator):
@@ -169,10 +175,11 @@ class RecordLoadOperator(DataFieldsMixin, BaseOperator):
             result[name] = summary.as_dict()
             self.log.info(
                 "%s: %d rows read, %d sent, %d rejected, %d excluded, %d already sent by a previous try; "
-                "%d batches, %d retries, %.1fs (%.0f rows/s)%s",
+                "%d batches, %d retries, %.1fs (%.0f rows/s)%s%s",
                 f"{what} {name}".strip(), summary.rows_read, summary.rows_sent, summary.rows_rejected,
                 summary.rows_excluded, summary.rows_already_sent, summary.batches, summary.retries,
-                summary.seconds, summary.rows_per_second, " (dry run, nothing sent)" if summary.dry_run else "",
+                summary.seconds, summary.rows_per_second, _sync_note(summary),
+                " (dry run, nothing sent)" if summary.dry_run else "",
             )
         self._attach_to_outlets(context, result.values())
         return result
@@ -190,11 +197,83 @@ class RecordLoadOperator(DataFieldsMixin, BaseOperator):
         if not events or not self.outlets:
             return
         summaries = list(summaries)
-        counts: dict[str, Any] = {k: sum(s[k] for s in summaries)
-                                  for k in ("rows_read", "rows_sent", "rows_rejected", "rows_excluded")}
+        names = ["rows_read", "rows_sent", "rows_rejected", "rows_excluded"]
+        if any(s.get("sync") == "incremental" for s in summaries):
+            names += ["rows_new", "rows_changed", "rows_unchanged", "keys_removed"]
+        counts: dict[str, Any] = {k: sum(s.get(k) or 0 for s in summaries) for k in names}
         counts["dry_run"] = self.dry_run
         for outlet in self.outlets:
             events[outlet].extra = {**events[outlet].extra, **counts}
+
+
+class IncrementalSyncMixin:
+    """``sync="incremental"`` for a load operator: send only the rows that changed since the last successful run.
+
+    Each sync (connection and dataset or entity; and map index, for a mapped task) keeps a snapshot of
+    a hash per key of the row as it was last sent, in ``<checkpoint_dir>/snapshots``. A run sends the
+    rows that are new or changed, counts the unchanged ones, and reports the snapshot's keys missing
+    from the input as removed (they are never deleted); the summary has ``rows_new``, ``rows_changed``,
+    ``rows_unchanged``, ``keys_removed``. The new snapshot is written only once every batch is
+    acknowledged, so a failed run is followed by one that sends again what it could not confirm.
+
+    :param sync: ``"full"`` (default) sends every row; ``"incremental"`` sends new and changed rows,
+        for destinations with a unique key only (a task without one fails before sending).
+    :param full_resync: send every row once and rebuild the snapshot. A change to the destination,
+        the dataset's fields or the normalisation settings does the same by itself.
+    :param allow_shrink: send an input holding fewer than half the keys of the snapshot; by default
+        such a run fails before sending (a broken upstream query is the usual cause).
+    """
+
+    def __init__(self, *, sync: str = "full", full_resync: bool = False, allow_shrink: bool = False,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        if sync not in SYNC_MODES:
+            raise ConfigurationError(f"{self.task_id}: sync must be one of {', '.join(SYNC_MODES)}, got {sync!r}")
+        self.sync, self.full_resync, self.allow_shrink = sync, full_resync, allow_shrink
+
+    def load_options(self) -> LoadOptions:
+        return dataclasses.replace(super().load_options(), allow_shrink=self.allow_shrink)
+
+    def sync_target(self, context: Any, conn_id: str, target: str, *, keyed: bool, what: str,
+                    **settings: Any) -> SyncTarget | None:
+        """The sync of ``target`` when ``sync="incremental"`` (else ``None``).
+
+        :param keyed: the destination upserts by a key; without one the task fails before sending.
+        :param settings: what the rows' normalisation depends on (destination, fields, rule settings):
+            a change makes the next run full.
+        :raises ConfigurationError: ``sync="incremental"`` for a destination without a key.
+        """
+        if self.sync != "incremental":
+            return None
+        if not keyed:
+            raise ConfigurationError(
+                f"{self.task_id}: sync='incremental' needs a key to diff by, and {what} has none (a diff needs a "
+                "key: a dataset's unique_key, a CDP entity's Source{Entity}Number; CDP events have none). Nothing "
+                "was sent. Use sync='full' for it."
+            )
+        map_index = getattr(context["ti"], "map_index", -1)
+        store = SnapshotStore(snapshot_dir(as_location(self.checkpoint_dir)))
+        return SyncTarget(store, snapshot_name(conn_id, target, map_index), sync_fingerprint(settings), what,
+                          self.full_resync)
+
+    def entity_syncs(self, context: Any, destination: Any, rules: Mapping[str, Any]) -> dict[str, SyncTarget | None]:
+        """Acquia CDP ingestion: each entity's sync, its settings read from its ``EntityRules`` and the task's
+        ``timestamp_fields`` and ``collection_names``; the connection is ``acquia_cdp_conn_id``."""
+        conn_id = getattr(self, "acquia_cdp_conn_id", "")
+        task = {name: getattr(self, name, None) for name in ("timestamp_fields", "collection_names")}
+        return {collection: self.sync_target(
+            context, conn_id, collection, keyed=rule.resend_safe, what=f"Acquia CDP {collection}",
+            destination=destination, collection=rule.collection, key_field=rule.key_field, unit=rule.unit,
+            source_system_id=rule.source_system_id, guess_timestamps=rule.guess_timestamps, **task,
+        ) for collection, rule in rules.items()}
+
+
+def _sync_note(summary: Any) -> str:
+    if summary.sync != "incremental":
+        return ""
+    return (f"; incremental: {summary.rows_new} new, {summary.rows_changed} changed, {summary.rows_unchanged} "
+            f"unchanged, {summary.keys_removed} keys removed (not deleted)"
+            + (f"; full run: {summary.full_sync_reason}" if summary.full_sync_reason else ""))
 
 
 def _part_key(key: str, name: str) -> str:

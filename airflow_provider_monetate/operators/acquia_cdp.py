@@ -36,7 +36,8 @@ from airflow_provider_monetate.loading._batches import Batch
 from airflow_provider_monetate.loading._pipeline import LoadPart
 from airflow_provider_monetate.loading._sources import RecordSource
 from airflow_provider_monetate.monetate.privacy._ledger import ACQUIA_CDP, DeletionLedger
-from airflow_provider_monetate.operators._load_base import RecordLoadOperator
+from airflow_provider_monetate.operators._erasure_request import ERASURE_REQUEST_FIELDS, ErasureRequestMixin
+from airflow_provider_monetate.operators._load_base import IncrementalSyncMixin, RecordLoadOperator
 from airflow_provider_monetate.storage import as_location, warn_if_worker_local
 
 __all__ = ["AcquiaCdpDeleteCustomersOperator", "AcquiaCdpIngestOperator"]
@@ -121,22 +122,20 @@ class _CdpLoadOperator(RecordLoadOperator):
             raise AirflowFailException(f"{self.task_id}: {exc}. The task is not retried for the same reason.") from exc
 
 
-class AcquiaCdpIngestOperator(_CdpLoadOperator):
+class AcquiaCdpIngestOperator(IncrementalSyncMixin, _CdpLoadOperator):
     """Load entities into Acquia CDP through the DW Tracker: checked, batched, concurrent, retry-safe.
 
-    Every record must be flat (a nested object or array fails the task before anything is
-    sent, naming the entity, row and field path), gets ``SourceSystemID`` when it has none,
-    has its timestamps converted to epoch numbers, and has empty strings sent as null
-    (CDP refuses empty strings). Field names are kept exactly: CDP attribute names are
-    case-sensitive. Every entity is checked before any is sent; entities are then delivered
+    Every record must be flat (a nested object or array fails the task before anything is sent, naming the
+    entity, row and field path), gets ``SourceSystemID`` when it has none, has its timestamps converted to epoch
+    numbers, and has empty strings sent as null (CDP refuses empty strings). Field names are kept exactly: CDP
+    attribute names are case-sensitive. Every entity is checked before any is sent; entities are then delivered
     in the order given (put ``customers`` first).
 
-    Keyed entities upsert by their ``Source{Entity}Number`` (``SourceCustomerNumber``,
-    ``SourceTransactionNumber``, ...; required on each record; ``key_fields`` sets another;
-    a customer may be named by its ``UUID`` instead), so a repeated batch is
-    harmless and is resent after a timeout. Events have no key: a batch whose answer was
-    lost is not resent on its own (see ``resend_in_doubt``). See :class:`RecordLoadOperator`
-    for the batching and retry parameters; ``records``/``source`` are replaced by ``entities``.
+    Keyed entities upsert by their ``Source{Entity}Number`` (``SourceCustomerNumber``, ``SourceTransactionNumber``,
+    ...; required on each record; ``key_fields`` sets another; a customer may be named by its ``UUID`` instead), so
+    a repeated batch is harmless and is resent after a timeout, and ``sync="incremental"`` sends only what changed
+    (:class:`IncrementalSyncMixin`). Events have no key: a batch whose answer was lost is not resent on its own (see
+    ``resend_in_doubt``). See :class:`RecordLoadOperator` for batching and retries (``entities`` replaces ``records``).
 
     :param entities: ``{"customers": ..., "transactions": ..., "transactionItems": ...,
         "events": ..., "<CustomEntity>": ...}``; each value is a list of dicts (or an XCom of
@@ -186,10 +185,11 @@ class AcquiaCdpIngestOperator(_CdpLoadOperator):
             raise ConfigurationError(f"{self.task_id}: {exc}") from None
         rules = {c: EntityRules(c, source_system_id=default, timestamp_fields=self.timestamp_fields, unit=unit,
                                 key_field=naming.key_field(c)) for c in entities}
+        syncs = self.entity_syncs(context, hook.settings, rules)  # sync="incremental": keyed entities only
         loads = [  # keyed entities upsert by their key: of rows sharing one, only the last is sent
             LoadPart(collection, self._entity_source(collection, value), rules[collection].normalize,
                      _entity_sender(hook, naming.collection(collection), rules[collection].resend_safe),
-                     rules[collection].resend_safe, key=rules[collection].repeat_key)
+                     rules[collection].resend_safe, key=rules[collection].repeat_key, sync=syncs[collection])
             for collection, value in entities.items()
         ]
 
@@ -244,27 +244,24 @@ def _entity_sender(hook: AcquiaCdpHook, collection: str, resend_safe: bool) -> C
     return lambda batch: hook.post_entities(body=batch.body(collection), retry_ambiguous=resend_safe)
 
 
-class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
+class AcquiaCdpDeleteCustomersOperator(ErasureRequestMixin, _CdpLoadOperator):
     """Soft-delete customers in Acquia CDP: ``DeleteFlag: true`` upserts, keyed by customer.
 
-    Each customer is sent as ``{"SourceCustomerNumber" (or "UUID"), "SourceSystemID",
-    "DeleteFlag": true}`` and nothing else, so a deletion never updates other attributes. A
-    row with neither identifier fails the task before anything is sent. CDP marks the record
-    deleted in its base tables at once and drops it from the summary (BI) tables at the next
-    full refresh; it offers no way to read the result back, so the ledger can only record the
-    deletion as ``submitted``.
+    Each customer is sent as ``{"SourceCustomerNumber" (or "UUID"), "SourceSystemID", "DeleteFlag": true}``
+    and nothing else, so a deletion never updates other attributes; a row with neither identifier fails the
+    task before anything is sent. CDP drops the record from its summary (BI) tables at the next full refresh
+    but keeps the person's data, and offers no read-back: the ledger records ``submitted`` only, so the CDP
+    part of a request stays open. To erase a person, use ``AcquiaCdpEraseCustomersOperator``.
 
     What is deliberately not deleted:
 
-    * **Transactions and transaction items** are never deleted: removing them would change
-      historical sales figures. Acquia recommends keeping them; to detach them from the
-      person, re-send them with :class:`AcquiaCdpIngestOperator` (same
-      ``SourceTransactionNumber``) pointing at an anonymous customer labelled "Unidentified".
+    * **Transactions and transaction items** are never deleted: Acquia recommends keeping them (removing them
+      would change historical sales figures); to detach them from the person, re-send them with
+      :class:`AcquiaCdpIngestOperator` (same ``SourceTransactionNumber``) pointing at an "Unidentified" customer.
     * **Events** have no ``DeleteFlag`` (the Event entity is constant); none is ever sent.
-    * **Addresses** only with ``delete_addresses=True``, as ``Address`` and
-      ``CustomerAddressXref`` records named by the row's ``SourceAddressNumber`` and
-      ``SourceCustomerAddressXrefNumber``; they travel in the same request as their customer,
-      since CDP applies sub-entity deletes only together with the Customer entity. Their keys
+    * **Addresses** only with ``delete_addresses=True``, as ``Address`` and ``CustomerAddressXref`` records
+      named by the row's ``SourceAddressNumber`` and ``SourceCustomerAddressXrefNumber``, in the same request
+      as their customer (CDP applies sub-entity deletes only together with the Customer entity). Their keys
       are a guess: ``collection_names={"Address": "addresses", ...}`` and ``key_fields`` set others.
     * **Custom entities** (e.g. ``PetInfo``) only for the ``SourceEntityNumber`` values listed
       in ``custom_entities``; they are sent by the same task, after the customers.
@@ -277,11 +274,11 @@ class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
     :param delete_addresses: also soft-delete the rows' ``Address`` / ``CustomerAddressXref`` records.
     :param custom_entities: ``{"PetInfo": ["PET-1", ...]}``: custom entity records to soft-delete,
         by their ``Source{Entity}Number``; an entity without explicit numbers is an error.
-    :param ledger_path: the proof-of-deletion ledger directory (local path or object storage
-        URI); each customer is recorded there (system ``acquia_cdp``, status ``submitted``) as
-        soon as CDP accepts its batch.
-    :param ledger_hash_ids: store SHA-256 hashes of the customer IDs in the ledger.
+    :param ledger_path: the proof-of-deletion ledger (local path or object storage URI): each customer is
+        recorded (``acquia_cdp``, ``submitted``) once CDP accepts its batch; ``ledger_hash_ids``: as hashes.
     :param delete_request_time: when the people asked to be erased (UTC ISO-8601), for the ledger.
+    Also ``request_id``, ``received_at``, ``regime`` (needs ``ledger_path``) and the mass-deletion guard's
+    ``confirm_mass_deletion``, ``mass_deletion_threshold``, ``last_load_customers``: see ErasureRequestMixin.
     :param acquia_cdp_conn_id: the Acquia CDP connection.
     :return: ``{collection: run summary}``; the ``customers`` summary also counts the records
         sent per collection (``records_sent``) and names the ledger.
@@ -290,7 +287,7 @@ class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
     data_fields = (*RecordLoadOperator.data_fields, "customer_numbers", "custom_entities")
     template_fields: Sequence[str] = (
         *RecordLoadOperator.template_fields, "customer_numbers", "custom_entities", "source_system_id",
-        "ledger_path", "delete_request_time", "acquia_cdp_conn_id",
+        "ledger_path", "delete_request_time", "acquia_cdp_conn_id", *ERASURE_REQUEST_FIELDS,
     )
 
     def __init__(
@@ -339,18 +336,18 @@ class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
     def execute(self, context: Any) -> dict[str, dict[str, Any]]:
         source = self.record_source()
         if self.delete_addresses and self.data_value("customer_numbers") is not None:
-            raise ConfigurationError(
-                f"{self.task_id}: delete_addresses=True needs rows with SourceAddressNumber or "
-                "SourceCustomerAddressXrefNumber (records= or source=), not bare customer_numbers."
-            )
+            raise ConfigurationError(f"{self.task_id}: delete_addresses=True needs rows with SourceAddressNumber or "
+                                     "SourceCustomerAddressXrefNumber (records=, source=), not bare customer_numbers.")
         naming = self._deletion_naming()
         hook = self._hook()
         default = self._default_source_system_id(hook)
         rules = DeletionRules(source_system_id=default, delete_addresses=self.delete_addresses, naming=naming)
         ledger = self._ledger()
+        request = self.open_erasure_request(as_location(self.ledger_path), self.ledger_hash_ids, context,
+                                            received_default=self.delete_request_time, dry_run=self.dry_run)
         sent: Counter[str] = Counter()
         loads = [LoadPart("customers", source, rules.normalize,
-                          self._unit_sender(hook, rules, ledger, context, sent), resend_safe=True)]
+                          self._unit_sender(hook, rules, ledger, context, sent, request), resend_safe=True)]
         custom_entities = self.data_value("custom_entities")
         if custom_entities:
             if default is None:
@@ -367,9 +364,9 @@ class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
 
         def refuse() -> None:
             if rules.missing_source_system_id:
-                raise self._missing_source_system_id(
-                    f"{rules.missing_source_system_id} customer row(s) have no SourceSystemID"
-                )
+                raise self._missing_source_system_id(f"{rules.missing_source_system_id} customer row(s) have no "
+                                                     "SourceSystemID")
+            self.guard_mass_deletion(rules.records[naming.collection("customers")], "CDP soft deletes", self.dry_run)
 
         summaries = self._load_entities(context, hook, loads, refuse)
         summaries["customers"]["records_sent"] = dict(sent)
@@ -379,17 +376,19 @@ class AcquiaCdpDeleteCustomersOperator(_CdpLoadOperator):
     def _ledger(self) -> DeletionLedger | None:
         if not self.ledger_path:
             return None
-        location = as_location(self.ledger_path)
-        warn_if_worker_local(self.log, configured_executors(), ledger_path=location)
-        return DeletionLedger(location, hash_ids=self.ledger_hash_ids)
+        warn_if_worker_local(self.log, configured_executors(), ledger_path=as_location(self.ledger_path))
+        return DeletionLedger(as_location(self.ledger_path), hash_ids=self.ledger_hash_ids)
 
     def _unit_sender(self, hook: AcquiaCdpHook, rules: DeletionRules, ledger: DeletionLedger | None, context: Any,
-                     sent: Counter[str]) -> Callable[[Batch], object]:
+                     sent: Counter[str], request: Any) -> Callable[[Batch], object]:
         ti = context["ti"]
 
-        def record(customer_ids: list[str]) -> None:
+        def record(customer_ids: list[str]) -> None:  # a soft delete's customers are asked as CDP accepts them
+            self.ask_erasure(request, as_location(self.ledger_path), self.ledger_hash_ids, ACQUIA_CDP, customer_ids,
+                             context)
             ledger.record_submitted(customer_ids, system=ACQUIA_CDP, delete_request_time=self.delete_request_time,
-                                    dataset="customers", dag_id=ti.dag_id, run_id=ti.run_id)
+                                    dataset="customers", dag_id=ti.dag_id, run_id=ti.run_id,
+                                    request_id=request.request_id if request else None)
 
         return deletion_sender(lambda payload: hook.post_entities(payload=payload, retry_ambiguous=True), rules,
                                None if ledger is None else record, sent)

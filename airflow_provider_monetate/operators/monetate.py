@@ -17,7 +17,7 @@ from airflow_provider_monetate.monetate._datasets import (
 )
 from airflow_provider_monetate.monetate._rows import RowRules
 from airflow_provider_monetate.monetate.privacy._ledger import DeletionLedger
-from airflow_provider_monetate.operators._load_base import RecordLoadOperator
+from airflow_provider_monetate.operators._load_base import IncrementalSyncMixin, RecordLoadOperator
 from airflow_provider_monetate.storage import as_location
 
 __all__ = ["MonetateCreateDatasetOperator", "MonetatePostRecordsOperator"]
@@ -108,7 +108,7 @@ class MonetateCreateDatasetOperator(BaseOperator):
         return hook.get_schema(self.name)
 
 
-class MonetatePostRecordsOperator(RecordLoadOperator):
+class MonetatePostRecordsOperator(IncrementalSyncMixin, RecordLoadOperator):
     """Post records to a Monetate dataset: checked, streamed, concurrent and retry-safe.
 
     Rows are checked and normalised against the dataset's schema (fetched once): DATETIME to
@@ -116,7 +116,8 @@ class MonetatePostRecordsOperator(RecordLoadOperator):
     unknown fields rejected or dropped. The whole input is checked before the first request,
     so by default a file with a bad row sends nothing. A retried try resumes after the
     batches the previous try delivered; see :class:`RecordLoadOperator` for the input and
-    batching parameters.
+    batching parameters, and :class:`IncrementalSyncMixin` for ``sync="incremental"`` (datasets
+    with a ``unique_key``: send only the rows new or changed since the last successful run).
 
     :param dataset: the dataset name.
     :param unknown_fields: ``reject`` (default) a row with a field the dataset lacks, or
@@ -134,7 +135,8 @@ class MonetatePostRecordsOperator(RecordLoadOperator):
     :param allow_empty_ledger: accept an ``exclude_erased`` location that holds no ledger yet (before
         the first erasure), sending every row and saying so in the log.
     :param monetate_conn_id: the Monetate connection.
-    :return: the run summary: rows read / sent / rejected / excluded, batches, retries, seconds, rows/s.
+    :return: the run summary: rows read / sent / rejected / excluded, batches, retries, seconds, rows/s;
+        with ``sync="incremental"`` also rows new / changed / unchanged and keys removed.
     """
 
     template_fields: Sequence[str] = (
@@ -162,16 +164,22 @@ class MonetatePostRecordsOperator(RecordLoadOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         hook = MonetateHook(self.monetate_conn_id, pool_size=self.max_in_flight)
-        rules = RowRules.from_schema(hook.get_schema(self.dataset), unknown_fields=self.unknown_fields,
+        schema = hook.get_schema(self.dataset)
+        rules = RowRules.from_schema(schema, unknown_fields=self.unknown_fields,
                                      multi_string_commas=self.multi_string_commas)
         upserts = rules.has_unique_key  # a repeated batch replaces its rows instead of duplicating them
+        sync = self.sync_target(context, self.monetate_conn_id, self.dataset, keyed=upserts,
+                                what=f"Monetate dataset {self.dataset}", destination=f"{hook.host}{hook.data_path}",
+                                type=schema.get("type"), fields=schema.get("fields") or {},
+                                unknown_fields=self.unknown_fields, multi_string_commas=self.multi_string_commas)
 
         def send(batch) -> None:
             hook.post_rows(self.dataset, body=batch.body("schema_rows"), retry_ambiguous=upserts)
 
         exclude = self._erased_filter(rules)
         # Of rows sharing the unique key, only the last is sent (or, on_duplicate_key="fail", none).
-        load = LoadPart("", self.record_source(), rules.normalize, send, upserts, exclude, key=rules.unique_key_field)
+        load = LoadPart("", self.record_source(), rules.normalize, send, upserts, exclude, key=rules.unique_key_field,
+                        sync=sync)
         summary = self.run_parts(context, [load], retries=lambda: hook.api.retries,
                                  what=f"Monetate dataset {self.dataset}")[""]
         summary["dropped_fields"] = dict(rules.dropped_fields)

@@ -14,7 +14,7 @@ from airflow_provider_monetate.exceptions import ConfigurationError
 from airflow_provider_monetate.hooks.monetate import MonetateHook
 from airflow_provider_monetate.loading._batches import Batch, encode_row
 from airflow_provider_monetate.loading._checkpoints import checkpoint_key
-from airflow_provider_monetate.loading._pipeline import Normalizer
+from airflow_provider_monetate.loading._pipeline import LoadPart, Normalizer
 from airflow_provider_monetate.loading._rejects import Rejection
 from airflow_provider_monetate.loading._sources import RecordSource
 from airflow_provider_monetate.monetate._datasets import PRIVACY_TYPE
@@ -33,6 +33,7 @@ from airflow_provider_monetate.monetate.privacy._submission import (
     customer_id_text,
     shapes_to_try,
 )
+from airflow_provider_monetate.operators._erasure_request import ERASURE_REQUEST_FIELDS, ErasureRequestMixin
 from airflow_provider_monetate.operators._load_base import RecordLoadOperator
 from airflow_provider_monetate.storage import (
     Folder,
@@ -45,7 +46,7 @@ from airflow_provider_monetate.storage import (
 __all__ = ["MonetateSubmitDeletionsOperator"]
 
 
-class MonetateSubmitDeletionsOperator(RecordLoadOperator):
+class MonetateSubmitDeletionsOperator(ErasureRequestMixin, RecordLoadOperator):
     """Ask Monetate to erase customers: post their IDs to a ``customer_data_privacy`` dataset.
 
     The IDs come from a list (of strings, or of records with a ``customer_id``), an XCom, or
@@ -105,6 +106,12 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
     :param work_dir: where the IDs file goes; default ``$AIRFLOW_HOME/monetate/deletions``.
         With several workers, use storage the sensor can read too.
     :param monetate_conn_id: the Monetate connection.
+
+    With ``request_id`` (and ``received_at``, ``regime``: see :class:`ErasureRequestMixin`) the
+    request is opened in the register beside the ledger before anything is sent, ``monetate``
+    is recorded as asked once the IDs are checked, and every ledger record carries the id; the
+    request's ``received_at`` is the default ``delete_request_time``. A run naming more customers
+    than the mass-deletion guard allows fails before sending unless ``confirm_mass_deletion=True``.
     :return: the receipt: ``dataset``, ``count``, ``submitted_at``, ``delete_request_time``,
         ``ids_path``, ``ids_sha256``, ``dry_run``, ``work_dir``, ``ledger``, ``hash_ids``, the
         run counts, ``precheck`` with the counts ``held`` and ``not_held`` (``None`` without a
@@ -115,6 +122,7 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
     template_fields: Sequence[str] = (
         *RecordLoadOperator.template_fields,
         "customer_ids", "privacy_dataset", "delete_request_time", "ledger", "work_dir", "monetate_conn_id",
+        *ERASURE_REQUEST_FIELDS,
     )
 
     def __init__(
@@ -156,13 +164,15 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         now = utc_now_iso()
+        ledger_location = as_location(self.ledger) or default_ledger()
+        request = self.open_erasure_request(ledger_location, self.hash_ids, context,
+                                            received_default=self.delete_request_time, dry_run=self.dry_run)
         requested = self._request_time(now)
         source = self._id_source()
         hook = MonetateHook(self.monetate_conn_id, pool_size=max(self.max_in_flight, self.precheck_concurrency))
         self._ensure_dataset(hook)
 
         ti = context["ti"]
-        ledger_location = as_location(self.ledger) or default_ledger()
         work_location = as_location(self.work_dir) or default_deletion_work_dir()
         warn_if_worker_local(self.log, configured_executors(), ledger=ledger_location, work_dir=work_location)
         ledger = DeletionLedger(ledger_location, hash_ids=self.hash_ids)
@@ -172,12 +182,17 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
         precheck = Precheck(work_location, task_key, lambda cid: hook.deletion_status(self.privacy_dataset, cid)[0],
                             self.precheck_concurrency, self.log) if self.precheck else None
         chooser = BodyShapeChooser(self._shapes)
-        summary = self.run_load(
-            context, normalize=self._normalizer(requested, now),
-            send=self._sender(hook, ledger, ti, chooser, precheck, ids),
-            resend_safe=True, exclude=ids.first_sighting, retries=lambda: hook.api.retries,
-            what=f"Monetate deletions ({self.privacy_dataset})", source=source,
-        )
+        what = f"Monetate deletions ({self.privacy_dataset})"
+
+        def before_delivery() -> None:  # every ID is checked; nothing is sent yet
+            self.guard_mass_deletion(len(ids.seen), what, self.dry_run)
+            if not self.dry_run:
+                self.ask_erasure(request, ledger_location, self.hash_ids, MONETATE, ids.seen, context)
+
+        part = LoadPart("", source, self._normalizer(requested, now), self._sender(hook, ledger, ti, chooser, precheck,
+                        ids), True, ids.first_sighting)
+        summary = self.run_parts(context, [part], retries=lambda: hook.api.retries, before_delivery=before_delivery,
+                                 what=what)[""]
         ids_path, held = None, None  # a dry run submits nothing: no raw IDs kept on disk
         if not self.dry_run:
             held = {cid: was_held for cid, was_held in precheck.load().items() if cid in ids.seen} if precheck else None
@@ -186,7 +201,8 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
                 precheck.discard()  # its answers are in the IDs file now
         self._log_submission(ids, summary, ids_path, ledger, held, chooser)
         return {
-            "dataset": self.privacy_dataset, "count": len(ids.seen), "submitted_at": utc_now_iso(),
+            "dataset": self.privacy_dataset, "request_id": request.request_id if request else None,
+            "count": len(ids.seen), "submitted_at": utc_now_iso(),
             "delete_request_time": requested, "ids_path": ids_path,
             "ids_sha256": None if self.dry_run else ids.digest.hexdigest(), "work_dir": work_dir.location,
             "ledger": ledger.location, "hash_ids": self.hash_ids,
@@ -241,7 +257,7 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
                 checked_at: str | None) -> None:
         """``submitted`` for each acknowledged row; ``not_held`` (when the pre-check asked) for those not held."""
         at = utc_now_iso()
-        where = (self.privacy_dataset, ti.dag_id, ti.run_id)
+        where = (self.privacy_dataset, ti.dag_id, ti.run_id, self._request_id)
         ledger.append(itertools.chain(
             (LedgerEntry(row["customer_id"], MONETATE, SUBMITTED, row["delete_request_time"], at, None, *where)
              for row in rows),
@@ -268,11 +284,13 @@ class MonetateSubmitDeletionsOperator(RecordLoadOperator):
         return normalize
 
     def _request_time(self, now: str) -> str:
-        """The default ``delete_request_time`` as UTC ISO-8601; refuses the future before sending."""
-        if self.delete_request_time in (None, ""):
+        """The default ``delete_request_time`` (else ``received_at``, else now) as UTC ISO-8601; refuses the
+        future before sending."""
+        given = self.delete_request_time if self.delete_request_time not in (None, "") else self.received_at
+        if given in (None, ""):
             return now
         try:
-            requested = to_utc_iso(self.delete_request_time)
+            requested = to_utc_iso(given)
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(f"{self.task_id}: delete_request_time: {exc}. Nothing was sent.") from None
         if requested > now:

@@ -169,6 +169,7 @@ class MonetateDeletionSensor(DataFieldsMixin, BaseSensorOperator):
             "ids_sha256": receipt.get("ids_sha256"),
             "count": receipt.get("count"),
             "submitted_at": receipt.get("submitted_at"),
+            "request_id": receipt.get("request_id"),
             "ledger": DeletionLedger(
                 as_location(self.ledger or receipt.get("ledger")) or default_ledger(), hash_ids=hash_ids
             ),
@@ -205,7 +206,7 @@ class MonetateDeletionSensor(DataFieldsMixin, BaseSensorOperator):
         ti = context["ti"]
         settings = self._settings
         return {"dataset": settings["dataset"], "submitted_at": settings["submitted_at"],
-                "dag_id": ti.dag_id, "run_id": ti.run_id}
+                "dag_id": ti.dag_id, "run_id": ti.run_id, "request_id": settings["request_id"]}
 
     def _watch(self, context: Mapping[str, Any]) -> DeletionWatch:
         settings = self._settings

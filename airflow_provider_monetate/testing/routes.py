@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "ALL_ROUTES",
     "CDP_AUTH",
+    "CDP_ERASURE",
     "CDP_TOKEN",
     "CDP_TRACKER",
     "MONETATE_AUTH",
@@ -25,6 +26,7 @@ MONETATE_PRIVACY_STATUS = "monetate.privacy_status"
 CDP_TOKEN = "cdp.token"
 CDP_AUTH = "cdp.auth"
 CDP_TRACKER = "cdp.tracker"
+CDP_ERASURE = "cdp.erasure"  # the GDPR/CCPA data erasure API
 
 ROUTES: tuple[str, ...] = (
     MONETATE_AUTH,
@@ -36,6 +38,7 @@ ROUTES: tuple[str, ...] = (
     CDP_TOKEN,
     CDP_AUTH,
     CDP_TRACKER,
+    CDP_ERASURE,
 )
 
 #: Fault target meaning "every route".

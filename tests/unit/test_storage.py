@@ -102,3 +102,54 @@ def test_a_worker_local_folder_is_flagged_only_when_tasks_run_elsewhere(tmp_path
     assert (warning is not None) == warned
     if warned:
         assert "checkpoint_dir" in warning and str(location) in warning and "Celery" in warning
+
+
+# -- whole files published with a precondition, fetched to local disk (incremental sync snapshots) --------
+
+
+def test_default_snapshot_folder_sits_with_the_checkpoints(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    assert storage.snapshot_dir() == tmp_path / "monetate" / "checkpoints" / "snapshots"
+    assert storage.snapshot_dir(str(tmp_path / "cp")) == tmp_path / "cp" / "snapshots"
+    assert str(storage.snapshot_dir(FakeObjectPath({}, "s3://b/cp"))) == "s3://b/cp/snapshots"
+
+
+def test_folder_reads_only_the_head_of_a_file_when_asked(tmp_path):
+    folder = Folder(tmp_path)
+    folder.write("big", b"header" + b"x" * 10_000)
+    assert folder.read("big", size=6) == b"header"
+    assert Folder(FakeObjectPath({"s3://b/f/big": b"header..."}, "s3://b/f")).read("big", size=6) == b"header"
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_put_publishes_a_local_file_whole_only_when_the_check_passes(tmp_path, remote):
+    objects: dict[str, bytes] = {}
+    folder = Folder(FakeObjectPath(objects, "s3://b/state") if remote else tmp_path / "state")
+    source = tmp_path / "new.bin"
+    source.write_bytes(b"v1")
+    folder.put("s.snapshot", source)
+    assert folder.read("s.snapshot") == b"v1"
+    source.write_bytes(b"v2")
+    with pytest.raises(RuntimeError, match="someone else wrote"):
+        folder.put("s.snapshot", source, check=lambda: (_ for _ in ()).throw(RuntimeError("someone else wrote")))
+    assert folder.read("s.snapshot") == b"v1"  # the check refused: nothing replaced
+    seen = []
+    folder.put("s.snapshot", source, check=lambda: seen.append(folder.read("s.snapshot")))
+    assert seen == [b"v1"] and folder.read("s.snapshot") == b"v2"
+    if not remote:
+        assert (tmp_path / "state" / "s.snapshot").stat().st_mode & 0o777 == 0o600
+        assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["s.snapshot"]  # no temporary left over
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_fetch_gives_a_local_path_copying_only_from_object_storage(tmp_path, remote):
+    objects: dict[str, bytes] = {}
+    folder = Folder(FakeObjectPath(objects, "s3://b/state") if remote else tmp_path / "state")
+    with folder.fetch("missing") as path:
+        assert path is None
+    folder.write("s.snapshot", b"data")
+    with folder.fetch("s.snapshot") as path:
+        assert path.read_bytes() == b"data"
+        assert (path.parent == tmp_path / "state") != remote  # object storage: a private local copy
+        copy = path
+    assert copy.exists() != remote  # the local copy is removed afterwards, the local original kept

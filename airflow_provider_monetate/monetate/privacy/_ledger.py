@@ -9,25 +9,34 @@ JSON object about one customer in one system::
      "confirmed_at": "2024-05-03T03:00:00.000000Z", "dataset": "gdpr_deletions",
      "dag_id": "erase_customers", "run_id": "manual__2024-05-01", "recorded_at": "..."}
 
-``status`` is one of (a customer's latest record is its current state):
+``status`` is one of (a customer's latest record in a system is its current state there):
 
-* ``submitted``: the deletion was sent to the system;
+* ``submitted``: the deletion was sent to the system (for Acquia CDP's erasure API: accepted);
+* ``pending``: the system says an erasure of the customer is already pending (CDP's
+  ``pendingForDataErasure``);
 * ``confirmed``: the system held the customer (Monetate answered ``FOUND`` or ``PENDING`` for
   exactly this ID, before or after the submission), then reported it gone (``NOT_FOUND``);
 * ``not_held``: there was nothing to erase: Monetate answered ``NOT_FOUND`` for the ID when
   asked before the submission (the request was still sent, so that Monetate purges the ID if
   it ever sees it);
 * ``gone_unverified``: Monetate answered ``NOT_FOUND`` at the first look after the submission,
-  without the pre-check, so whether it ever held the customer is unknown.
+  without the pre-check, so whether it ever held the customer is unknown;
+* ``failed``: the system did not accept the request (CDP's ``failedToAccept``): ask again;
+* ``reappeared``: the system holds the customer again after its erasure was confirmed (found by
+  re-verification: something sent it again).
 
-``confirmed_at`` is when the system said so (for the last three). With ``hash_ids=True``,
+``confirmed_at`` is when the system said so (for all but ``submitted``). With ``hash_ids=True``,
 ``customer_id`` holds the SHA-256 of the ID (``id_hash: "sha256"``) instead of the ID.
+``request_id`` names the erasure request of the register (``_register``) the record belongs to,
+``reference`` the system's own reference for the call (CDP's ``eventId``).
 
 Layout: the ledger is a directory, local or in object storage, of JSON Lines part files.
 Each write adds one new part, named so that names sort in time order; no part is ever
 changed. Object stores cannot append to an object and concurrent local appends can
 interleave, so "one new part per write" is what makes the ledger append-only on both,
-without locks. A location without any part is no ledger (:meth:`DeletionLedger.has_parts`):
+without locks. Every part is a hash chain linked to the parts before it (``_chain``), so
+:meth:`DeletionLedger.verify` names the first entry edited, inserted or removed, whatever
+the number of writers. A location without any part is no ledger (:meth:`DeletionLedger.has_parts`):
 readers that rely on it, such as ``exclude_erased``, refuse it rather than read it as
 "nobody was erased". Part files are created ``0600`` locally (``storage.Folder.create``).
 
@@ -40,7 +49,6 @@ No Airflow imports: object storage locations arrive as ``ObjectStoragePath`` obj
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import re
 import uuid
@@ -51,15 +59,19 @@ from typing import Any
 
 from airflow_provider_monetate.exceptions import ConfigurationError
 from airflow_provider_monetate.monetate._rows import to_utc_iso
+from airflow_provider_monetate.monetate.privacy._chain import LINK, ChainCheck, ChainedParts
 from airflow_provider_monetate.storage import Folder
 
 MONETATE = "monetate"
 ACQUIA_CDP = "acquia_cdp"
 SUBMITTED = "submitted"
+PENDING = "pending"
 CONFIRMED = "confirmed"
 NOT_HELD = "not_held"
 GONE_UNVERIFIED = "gone_unverified"
-STATUSES = (SUBMITTED, CONFIRMED, NOT_HELD, GONE_UNVERIFIED)
+FAILED = "failed"
+REAPPEARED = "reappeared"
+STATUSES = (SUBMITTED, PENDING, CONFIRMED, NOT_HELD, GONE_UNVERIFIED, FAILED, REAPPEARED)
 #: The outcomes that end the wait for a customer: Monetate holds nothing about it any more.
 SETTLED = (CONFIRMED, NOT_HELD, GONE_UNVERIFIED)
 
@@ -72,6 +84,12 @@ _PART_NAME = re.compile(r"\d{8}T\d{6}(?:\.\d+)?Z-[0-9a-f]{12}\.jsonl")
 def utc_now_iso() -> str:
     """Now as UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, the format of every ledger timestamp."""
     return to_utc_iso(datetime.now(timezone.utc))
+
+
+def new_part_name(recorded_at: str, kind: str = "") -> str:
+    """``[<kind>-]<recorded_at without - and :>-<12 hex>.jsonl``: names sort in time order."""
+    stamp = recorded_at.replace("-", "").replace(":", "")
+    return f"{kind + '-' if kind else ''}{stamp}-{uuid.uuid4().hex[:12]}{_PART_SUFFIX}"
 
 
 def hash_id(customer_id: str) -> str:
@@ -89,13 +107,15 @@ class LedgerEntry:
 
     :param customer_id: the raw customer ID (the ledger hashes it when asked to).
     :param system: where the deletion happened: ``monetate``, ``acquia_cdp``, ...
-    :param status: ``submitted``, ``confirmed``, ``not_held`` or ``gone_unverified`` (see the module).
+    :param status: one of :data:`STATUSES` (see the module).
     :param delete_request_time: when the person asked to be erased (UTC ISO-8601).
     :param submitted_at: when the deletion was sent to the system.
     :param confirmed_at: when the system reported the customer gone, or not held (all but ``submitted``).
     :param dataset: the Monetate privacy dataset, or the CDP entity, when there is one.
     :param dag_id: the DAG that did it.
     :param run_id: the DAG run that did it.
+    :param request_id: the erasure request (register) it belongs to, if any.
+    :param reference: the system's reference for the call, e.g. CDP's ``eventId``.
     """
 
     customer_id: str
@@ -107,6 +127,8 @@ class LedgerEntry:
     dataset: str | None = None
     dag_id: str | None = None
     run_id: str | None = None
+    request_id: str | None = None
+    reference: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -154,6 +176,7 @@ class DeletionLedger:
 
     def __init__(self, location: Any, *, hash_ids: bool = False) -> None:
         self._folder = Folder(location)
+        self._chain = ChainedParts(self._folder)
         self.hash_ids = hash_ids
         self.location = self._folder.location
 
@@ -164,23 +187,13 @@ class DeletionLedger:
     # -- writing ---------------------------------------------------------------------------
 
     def append(self, entries: Iterable[LedgerEntry]) -> int:
-        """Write the entries as one new part file; return how many were written.
+        """Write the entries as one new part file, chained (``_chain``); return how many were written.
 
         Streams: memory does not grow with the number of entries. Nothing is written for none.
+        Safe from many threads and processes at once.
         """
         recorded_at = utc_now_iso()
-        stamp = recorded_at.replace("-", "").replace(":", "")
-        name = f"{stamp}-{uuid.uuid4().hex[:12]}{_PART_SUFFIX}"
-        iterator = iter(entries)
-        first = next(iterator, None)
-        if first is None:
-            return 0
-        count = 0
-        with self._folder.create(name) as file:
-            for entry in itertools.chain((first,), iterator):
-                file.write(self._encode(entry, recorded_at))
-                count += 1
-        return count
+        return self._chain.write(new_part_name(recorded_at), (self._record(e, recorded_at) for e in entries))
 
     def record_submitted(
         self,
@@ -192,6 +205,7 @@ class DeletionLedger:
         dataset: str | None = None,
         dag_id: str | None = None,
         run_id: str | None = None,
+        request_id: str | None = None,
     ) -> int:
         """Record that deletions were sent to ``system`` (one part file for all the IDs).
 
@@ -203,16 +217,22 @@ class DeletionLedger:
         """
         sent = submitted_at or utc_now_iso()
         return self.append(
-            LedgerEntry(cid, system, SUBMITTED, delete_request_time, sent, None, dataset, dag_id, run_id)
+            LedgerEntry(cid, system, SUBMITTED, delete_request_time, sent, None, dataset, dag_id, run_id, request_id)
             for cid in customer_ids
         )
 
-    def _encode(self, entry: LedgerEntry, recorded_at: str) -> bytes:
+    def _record(self, entry: LedgerEntry, recorded_at: str) -> dict[str, Any]:
         record = asdict(entry)
         record["customer_id"] = self.stored_id(entry.customer_id)
         record["id_hash"] = "sha256" if self.hash_ids else None
         record["recorded_at"] = recorded_at
-        return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        return record
+
+    def verify(self) -> ChainCheck:
+        """Check that no entry of the folder (ledger and request register) was edited, inserted or
+        removed since it was written: :attr:`ChainCheck.problem` names the first one that does not
+        fit, by part and line. Reads every part."""
+        return self._chain.verify()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -239,6 +259,8 @@ class DeletionLedger:
                     if not line.strip():
                         continue
                     record = json.loads(line)
+                    if LINK in record:  # a part's chain link, not an entry
+                        continue
                     if system is not None and record.get("system") != system:
                         continue
                     if customer_id is not None:

@@ -167,7 +167,7 @@ class DeletionWatch:
     :param key: the sensor task instance's key (see ``loading._checkpoints.checkpoint_key``).
     :param ledger: where outcomes are recorded.
     :param provenance: fields copied into each ledger record: ``dataset``, ``submitted_at``,
-        ``dag_id``, ``run_id``.
+        ``dag_id``, ``run_id``, ``request_id``.
     """
 
     def __init__(self, work_dir: Any, key: str, ledger: DeletionLedger, provenance: Mapping[str, Any]) -> None:
@@ -222,6 +222,7 @@ class DeletionWatch:
             LedgerEntry(
                 cid, MONETATE, outcome, targets.get(cid), provenance.get("submitted_at"), at,
                 provenance.get("dataset"), provenance.get("dag_id"), provenance.get("run_id"),
+                provenance.get("request_id"),
             )
             for cid, outcome in newly.items()
         )

@@ -7,6 +7,7 @@ Modules, one concern each:
 * ``payload``: the tracker's payload rules (pure functions).
 * ``tracker``: stored records: upserts by key, KFK_0 filing, soft deletes.
 * ``webtag``: webtag service users' access keys on the tracker, refusals and blocks.
+* ``erasure``: the GDPR/CCPA data erasure API: the weekly limit, erasures that take time.
 * ``envelope``: the CDP error envelope.
 * ``service``: the URL table and the handlers (:class:`CdpService`).
 """

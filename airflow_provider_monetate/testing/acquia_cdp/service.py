@@ -12,9 +12,11 @@ Paths::
     POST   /authentication?action=login|logout                                  cdp.auth
     POST   /v2/{tenant_id}/dw/tracker?scheme=a1user   Bearer                    cdp.tracker
     POST   /v2/{tenant_id}/dw/tracker?scheme=a1webtag&accessKey=<key>           cdp.tracker
+    POST   /v2/{tenant_id}/dw/dataerasure[?failOnNotFound=]  Bearer (session)     cdp.erasure
 
 The rules live next door: token limits and invalidation in ``tokens``, payload rules in
-``payload``, webtag access keys in ``webtag``, storage in ``tracker``; errors use the envelope
+``payload``, webtag access keys in ``webtag``, storage in ``tracker``, data erasure in
+``erasure``; errors use the envelope
 of ``envelope``. The tracker takes the two schemes the documents name: ``a1user`` (an
 integration user's Bearer token) and ``a1webtag`` (a webtag service user's access key, no
 ``Authorization``); each user has one, and a token is taken only with its user's scheme.
@@ -29,6 +31,7 @@ from typing import Any
 
 from airflow_provider_monetate.testing import routes
 from airflow_provider_monetate.testing.acquia_cdp.envelope import FAULT_CODES, cdp_error, fail
+from airflow_provider_monetate.testing.acquia_cdp.erasure import ErasureDesk
 from airflow_provider_monetate.testing.acquia_cdp.payload import payload_errors
 from airflow_provider_monetate.testing.acquia_cdp.tokens import (
     SCHEME,
@@ -47,6 +50,7 @@ from airflow_provider_monetate.testing.wire import ApiError, Request, Resolved, 
 __all__ = ["CdpService"]
 
 _TRACKER_PATH = re.compile(r"/v2/(?P<tenant>[^/]+)/dw/tracker")
+_ERASURE_PATH = re.compile(r"/v2/(?P<tenant>[^/]+)/dw/dataerasure")
 _SCHEMES = (SCHEME, WEBTAG_SCHEME)  # the integration user's and the webtag service user's
 _SEND_BEARER = "Send Authorization: Bearer <token>."
 _ActionHandler = Callable[[Request, str, str], Response]  # (request, credential kind, credential)
@@ -65,6 +69,7 @@ class CdpService:
         self.tokens = TokenRegistry(clock, self.readings)
         self.records = RecordStore()
         self.webtag = WebtagGuard(clock, self.readings, self.tokens)
+        self.erasure = ErasureDesk(clock, self.readings, self.records)
 
     # --- routing ---------------------------------------------------------------------
 
@@ -78,6 +83,9 @@ class CdpService:
         match = _TRACKER_PATH.fullmatch(path)
         if match:
             return routes.CDP_TRACKER, self.tracker if method == "POST" else self._not_allowed, match.groupdict()
+        match = _ERASURE_PATH.fullmatch(path)
+        if match:
+            return routes.CDP_ERASURE, self.data_erasure if method == "POST" else self._not_allowed, match.groupdict()
         return None
 
     @staticmethod
@@ -235,8 +243,29 @@ class CdpService:
             first = errors[0]
             raise fail(422, "INVALID_PAYLOAD", f"{first['path']}: {first['message']}", None, {"errors": errors})
         with self.lock:
+            self.erasure.apply_due()  # erasures due by now happen before what this call brings
             received = self.records.ingest(tenant, body)
         return Response(200, {"status": "accepted", "received": received}, rows=sum(received.values()))
+
+    def data_erasure(self, request: Request, params: dict) -> Response:
+        """Erase customers (``erasure``): a session token from ``/authentication?action=login`` only."""
+        kind, credential = self._credentials(request)
+        if (request.header("Content-Type") or "").split(";")[0].strip().lower() != "application/json":
+            raise fail(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json.")
+        try:
+            body = request.json()
+        except ValueError as exc:
+            raise fail(400, "MALFORMED_JSON", "The JSON payload is malformed.", str(exc)) from None
+        with self.lock:
+            if kind != "bearer" or credential not in self.tokens.sessions:
+                raise fail(401, "INVALID_TOKEN", "Invalid token", "Data erasure takes a session token from "
+                           "/authentication?action=login, not a /token bearer token.")
+            session = self.tokens.session(credential)
+            if params["tenant"] not in self.tokens.tenants():
+                raise fail(404, "TENANT_NOT_FOUND", f"Unknown tenant {params['tenant']}.")
+            if self.tokens.owner(session).tenant_id != params["tenant"]:
+                raise fail(403, "FORBIDDEN", f"This session does not grant access to tenant {params['tenant']}.")
+            return self.erasure.erase(params["tenant"], body, request.query.get("failOnNotFound") == "true")
 
     def _tracker_access(self, request: Request, tenant: str) -> None:
         """Admit a tracker call: its scheme, then its Bearer token or (``a1webtag``) its access key."""
@@ -311,6 +340,7 @@ class CdpService:
     def records_of(self, tenant_id: str, entity: str) -> list[dict]:
         """Copies of stored records of one entity (``customers`` or ``Customer``) for a tenant."""
         with self.lock:
+            self.erasure.apply_due()
             return self.records.records_of(tenant_id, entity)
 
     def stats(self) -> dict:
@@ -327,6 +357,8 @@ class CdpService:
                 "records": records["records"],
                 "soft_deleted": records["soft_deleted"],
                 "webtag": self.webtag.stats(),
+                "erasure": self.erasure.stats(),
+                "open_sessions": sum(1 for t in self.tokens.sessions.values() if t.valid),
                 "invalidation": self.tokens.invalidation,
             }
 
@@ -336,3 +368,4 @@ class CdpService:
             self.tokens.reset(users=users)
             self.records.reset()
             self.webtag.reset()
+            self.erasure.reset()

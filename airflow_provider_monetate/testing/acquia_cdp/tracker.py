@@ -1,4 +1,4 @@
-"""Acquia CDP DW tracker storage: records by tenant and entity, KFK_0 filing, soft deletes.
+"""Acquia CDP DW tracker storage: records by tenant and entity, KFK_0 filing, soft deletes, erasures.
 
 The payload rules are ``payload``'s; this module stores records that passed them, as CDP
 would: keyed entities upsert by ``Source{Entity}Number`` keeping the latest non-null value
@@ -57,6 +57,23 @@ class RecordStore:
             else:  # CDP keeps the latest non-null value per attribute
                 existing.update((k, v) for k, v in record.items() if v is not None)
         return len(records)
+
+    def _customer_key(self, tenant: str, customer_id: str) -> str | None:
+        key = key_field("Customer", self.entity_keys)
+        for stored_key, record in self.records.get(tenant, {}).get("Customer", {}).items():
+            if str(record.get(key)) == customer_id or str(record.get("UUID")) == customer_id:
+                return stored_key
+        return None
+
+    def has_customer(self, tenant: str, customer_id: str) -> bool:
+        """Whether a customer record is stored under this ``SourceCustomerNumber`` (or ``UUID``)."""
+        return self._customer_key(tenant, customer_id) is not None
+
+    def remove_customer(self, tenant: str, customer_id: str) -> None:
+        """Erase a customer's record (a data erasure, not a soft delete)."""
+        key = self._customer_key(tenant, customer_id)
+        if key is not None:
+            del self.records[tenant]["Customer"][key]
 
     def records_of(self, tenant_id: str, entity: str) -> list[dict]:
         """Copies of stored records (soft-deleted ones included, with ``DeleteFlag: true``).

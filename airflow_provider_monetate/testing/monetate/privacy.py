@@ -1,14 +1,15 @@
 """Consumer Data Privacy: what a deletion post must look like, and how a status is answered.
 
 The seed document (monetate-consumer-data-privacy-api.txt) and the Data API spec disagree or
-stay silent on five points; each is a reading (the first is the default, the seed's most literal
+stay silent on six points; each is a reading (the first is the default, the seed's most literal
 reading), and the provider must be right under every one:
 
 * :data:`BODY`: the post body is the seed's one flat object, or the spec's ``schema_rows`` list;
 * :data:`TIME`: which ``delete_request_time`` values the server takes;
 * :data:`STATUS_TYPE`: the status as the examples' string, or the spec's ``integer``;
 * :data:`UNKNOWN_ID`: an ID Monetate never held: ``NOT_FOUND``, or a 404 with a body;
-* :data:`PENDING`: ``PENDING`` only for IDs Monetate held, or for any submitted ID.
+* :data:`PENDING`: ``PENDING`` only for IDs Monetate held, or for any submitted ID;
+* :data:`SEEN_AGAIN`: an erased ID sent again is purged again (queued), or kept.
 
 Pure functions over the decoded body and the account; ``MonetateService`` calls them under its lock.
 """
@@ -26,6 +27,7 @@ from airflow_provider_monetate.testing.wire import Response
 __all__ = [
     "BODY",
     "PENDING",
+    "SEEN_AGAIN",
     "STATUS_CODES",
     "STATUS_TYPE",
     "TIME",
@@ -33,6 +35,7 @@ __all__ = [
     "check_request_times",
     "posted_response",
     "posted_rows",
+    "purges_erased_ids",
     "queues_any_submitted",
     "status_response",
 ]
@@ -83,6 +86,16 @@ PENDING = declare(
     "deletion it saw happen (confirmed) from an ID there was nothing to erase (not_held) under both.",
 )
 
+SEEN_AGAIN = declare(
+    "monetate.erased_seen_again",
+    ("purged", "kept"),
+    "The seed: 'After deleting a customer ID, Monetate continues to purge that ID from its system if it is "
+    "recognized in any future sessions.' The Compliance Tools page (notes, monetate-api) says a request does not "
+    "stop future collection. 'purged' (default, the seed): rows sent again for an erased ID are stored, and the "
+    "ID is queued (PENDING) and purged by the next nightly batch; 'kept': they are kept (FOUND). The provider is "
+    "right under both: re-verification reads FOUND and PENDING alike as the customer sent again (reappeared).",
+)
+
 #: The integer codes of the 'integer' reading: this emulator's choice (the spec lists the names in this
 #: order and maps none). The provider must not rely on it, and does not: it reads the description.
 STATUS_CODES = {"PENDING": 0, "FOUND": 1, "NOT_FOUND": 2}
@@ -127,6 +140,11 @@ def check_request_times(rows: list[dict], readings: Readings) -> list[dict]:
         if isinstance(row, dict) and isinstance(row.get("delete_request_time"), str)
         and not accepts(row["delete_request_time"])
     ]
+
+
+def purges_erased_ids(readings: Readings) -> bool:
+    """Whether an erased ID that is sent again is queued for purging again (:data:`SEEN_AGAIN`)."""
+    return readings.get(SEEN_AGAIN.name) == "purged"
 
 
 def queues_any_submitted(readings: Readings) -> bool:

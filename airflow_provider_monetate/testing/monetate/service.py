@@ -266,6 +266,8 @@ class MonetateService:
                 ids = [row["customer_id"] for row in rows]
                 account.submit_privacy(ids, now, any_submitted=privacy.queues_any_submitted(self.readings))
                 return privacy.posted_response(body, rows, self.readings)
+            if privacy.purges_erased_ids(self.readings) and dataset.validator.identifier:
+                account.purge_again([str(row.get(dataset.validator.identifier)) for row in rows], now)
         return Response(201, envelope(201, {"schema_rows": rows}), rows=len(rows))
 
     def get_record(self, request: Request, params: dict) -> Response:

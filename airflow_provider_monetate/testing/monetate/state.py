@@ -145,6 +145,14 @@ class Account:
                 self.pending.setdefault(cid, now)
         self._due_hour = None  # recompute the next due time on the next check
 
+    def purge_again(self, customer_ids: list[str], now: float) -> None:
+        """Queue the erased IDs among ``customer_ids`` for purging again (they were sent again)."""
+        again = [cid for cid in customer_ids if cid in self.erased]
+        for cid in again:
+            self.pending.setdefault(cid, now)
+        if again:
+            self._due_hour = None
+
     def run_due_batches(self, now: float, batch_hour: float) -> None:
         """Apply every nightly batch that has run by ``now`` (lazy; cheap when none is due).
 

@@ -217,3 +217,13 @@ def test_on_batch_sees_exactly_the_rows_of_each_batch():
     assert [[n for n, _ in pairs] for pairs in seen] == [
         list(range(b.first_row, b.last_row + 1)) for b in batches]
     assert [len(pairs) for pairs in seen] == [b.rows_count for b in batches]
+
+
+def test_rows_encoded_one_by_one_in_one_call_with_an_optional_prefix():
+    from airflow_provider_monetate.loading._batches import encode_lines
+
+    rows = [{"a": 1, "text": "two\nlines"}, {"b": [1, 2]}]
+    assert encode_lines(rows) == [encode_row(row) for row in rows]
+    assert encode_lines(rows, prefix=b"salt") == [b"salt" + encode_row(row) for row in rows]
+    assert encode_lines([{"a": float("nan")}, {"b": 2}], prefix=b"s") == [b"s", b's{"b":2}']  # cannot be sent
+    assert encode_lines([]) == []

@@ -88,6 +88,22 @@ def test_ndjson_bom_and_surrounding_whitespace_are_accepted(tmp_path):
     assert list(iter_records(path)) == [(1, {"a": 1}), (2, {"a": 2})]
 
 
+@pytest.mark.parametrize("gz", [False, True])
+def test_ndjson_rows_and_lines_are_numbered_alike_through_a_large_file(tmp_path, gz):
+    lines = [json.dumps({"i": i, "pad": "x" * 40}) for i in range(30_000)]  # several read buffers
+    lines[12_000:12_000] = ["", "   \r"]  # blank lines are not rows
+    text = "\n".join(lines)  # and the last line has no newline
+    data = gzip.compress(text.encode()) if gz else text.encode()
+    rows = list(iter_records(write(tmp_path, "b.ndjson.gz" if gz else "b.ndjson", data)))
+    assert len(rows) == 30_000 and all(number == record["i"] + 1 for number, record in rows)
+    broken = text.replace('{"i": 20000,', '{"i": 20000', 1)
+    with pytest.raises(RecordSourceError, match=r"row 20001: line 20003 is not valid JSON"):
+        list(iter_records(write(tmp_path, "c.ndjson", broken)))
+    spanning = '{"a":\n1} {"b": 2}\n'  # one object over two lines, then two on one: NDJSON has neither
+    with pytest.raises(RecordSourceError, match=r"line 1 is not valid JSON"):
+        list(iter_records(write(tmp_path, "d.ndjson", spanning)))
+
+
 def test_ndjson_data_after_the_object_is_an_error(tmp_path):
     with pytest.raises(RecordSourceError, match=r"row 1: line 1 is not valid JSON \(Extra data"):
         list(iter_records(write(tmp_path, "d.ndjson", '{"a": 1} {"b": 2}\n')))

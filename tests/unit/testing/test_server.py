@@ -24,7 +24,7 @@ def test_standalone_emulator_lifecycle():
 
 
 def test_unmatched_paths_are_404_and_counted(emulator):
-    cdp_style = requests.get(f"{emulator.url}/v2/1234/dw/dataerasure", timeout=TIMEOUT)
+    cdp_style = requests.get(f"{emulator.url}/v2/1234/dw/purge", timeout=TIMEOUT)  # MCP-only: not served
     assert cdp_style.status_code == 404
     assert cdp_style.json()["errorCode"] == "NOT_FOUND"
     monetate_style = requests.get(f"{emulator.url}/api/other/v1/", timeout=TIMEOUT)

@@ -91,6 +91,7 @@ def test_a_privacy_dataset_holds_requests_not_customer_data(emulator, shop):
     assert _status(shop, "ghost") == "NOT_FOUND"  # its row in gdpr is a request, not data about ghost
 
 
+@pytest.mark.emulator_readings({"monetate.erased_seen_again": "kept"})  # both readings: test_privacy.py
 def test_customer_seen_again_after_deletion_is_found(emulator, shop):
     _submit(shop, "C1")
     emulator.clock.advance(86400)
