@@ -1,6 +1,7 @@
 """The one place that knows where Airflow keeps its authoring classes.
 
-Airflow 3 exposes them from ``airflow.sdk``; Airflow 2.11 from the older module paths.
+Airflow 3 exposes them from ``airflow.sdk`` (3.1 added ``BaseHook``, 3.2 ``conf`` and the
+exceptions); Airflow 2.11 from the older module paths.
 Every other module imports them from here.
 """
 
@@ -9,29 +10,35 @@ from __future__ import annotations
 try:  # Airflow 3.x
     from airflow.sdk import (
         Asset,
-        BaseHook,
         BaseOperator,
         BaseSensorOperator,
         Connection,
         ObjectStoragePath,
         Variable,
     )
-    from airflow.sdk.configuration import conf
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
     from airflow.sdk.log import mask_secret
 
     AIRFLOW_V_3 = True
 except ImportError:  # Airflow 2.11
-    from airflow.configuration import conf  # type: ignore[no-redef]
     from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
-    from airflow.exceptions import AirflowFailException, AirflowSensorTimeout  # type: ignore[no-redef]
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
     from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
     from airflow.models import BaseOperator, Connection, Variable  # type: ignore[no-redef]
     from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef]
     from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
 
     AIRFLOW_V_3 = False
+
+try:  # Airflow >= 3.1
+    from airflow.sdk import BaseHook
+except ImportError:  # Airflow 2.11, 3.0
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+
+try:  # Airflow >= 3.2 moved these into the task SDK and deprecated the old paths
+    from airflow.sdk.configuration import conf
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
+except ImportError:  # Airflow 2.11, 3.0, 3.1
+    from airflow.configuration import conf  # type: ignore[no-redef]
+    from airflow.exceptions import AirflowFailException, AirflowSensorTimeout  # type: ignore[no-redef]
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 

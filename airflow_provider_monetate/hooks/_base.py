@@ -81,6 +81,14 @@ class ProviderHook(BaseHook):
         self.retry = retry
         self.pool_size = pool_size
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Airflow < 3.2 looks for the form methods in the hook class's own ``__dict__`` only;
+        # inherited ones would leave the connection form without its extra fields.
+        for name in ("get_ui_field_behaviour", "get_connection_form_widgets"):
+            if name not in cls.__dict__:
+                setattr(cls, name, classmethod(getattr(ProviderHook, name).__func__))
+
     @classmethod
     def _form(cls) -> dict[str, Any]:
         return next(form for form in CONNECTION_TYPES if form["connection-type"] == cls.conn_type)

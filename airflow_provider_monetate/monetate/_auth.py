@@ -9,6 +9,8 @@ every thread of the process, and renewed ahead of their expiry.
 
 from __future__ import annotations
 
+import re
+import textwrap
 import threading
 import time
 from collections.abc import Callable
@@ -92,16 +94,44 @@ def check_algorithm(algorithm: str | None) -> str:
     return normalized
 
 
+_ONE_LINE_PEM = re.compile(r"(-----BEGIN ([A-Z0-9 ]+)-----)(.*?)(-----END \2-----)", re.S)
+# An encrypted PKCS#1 key's headers; the IV is hex, 8 bytes for DES ciphers and 16 for the others.
+_ENCRYPTED_HEADERS = re.compile(r"\s*Proc-Type:\s*4,ENCRYPTED\s*DEK-Info:\s*([A-Z0-9-]+),")
+
+
+def restore_line_breaks(text: str) -> str:
+    """A PEM block whose line breaks were lost, laid out again; any other text unchanged.
+
+    Airflow's connection form holds the key in a one-line password input, and a browser pastes
+    multi-line text there with each line break turned into a space (Chrome) or dropped. The
+    headers of an encrypted PKCS#1 key (``Proc-Type``, ``DEK-Info``) get their own lines back,
+    and the base64 body is re-wrapped at 64 characters.
+    """
+    match = _ONE_LINE_PEM.fullmatch(text.strip())
+    if "\n" in text.strip() or not match:
+        return text
+    begin, _label, body, end = match.groups()
+    headers: list[str] = []
+    encrypted = _ENCRYPTED_HEADERS.match(body)
+    if encrypted:
+        cipher = encrypted.group(1)
+        iv_end = encrypted.end() + (16 if cipher.startswith("DES") else 32)
+        headers = ["Proc-Type: 4,ENCRYPTED", f"DEK-Info: {cipher},{body[encrypted.end():iv_end]}", ""]
+        body = body[iv_end:]
+    return "\n".join([begin, *headers, *textwrap.wrap("".join(body.split()), 64), end]) + "\n"
+
+
 def load_private_key(pem: str | bytes, passphrase: str | None = None) -> RSAPrivateKey:
     """Parse a PKCS#1 or PKCS#8 PEM RSA private key, with one clear error per failure mode.
 
-    :param pem: the PEM text; literal ``\\n`` sequences (JSON env vars) are accepted.
+    :param pem: the PEM text; literal ``\\n`` sequences (JSON env vars) are accepted, and so is
+        a key pasted into a one-line field, its line breaks lost (see :func:`restore_line_breaks`).
     :param passphrase: for an encrypted key.
     """
     text = pem.decode() if isinstance(pem, bytes) else pem
     if "\\n" in text and "\n" not in text.strip():
         text = text.replace("\\n", "\n")
-    text = text.strip()
+    text = restore_line_breaks(text).strip()
     if not text:
         raise PrivateKeyError("No Monetate private key: set the connection password or the private_key_path extra.")
     if "PUBLIC KEY-----" in text:

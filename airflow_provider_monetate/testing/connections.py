@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 __all__ = ["cdp_connection", "monetate_connection", "to_json"]
 
@@ -15,7 +16,8 @@ def monetate_connection(
     private_key_path: str | None = None,
 ) -> dict:
     """A ``monetate`` connection: the key as ``password`` (PEM) and/or ``extra.private_key_path``."""
-    conn: dict = {"conn_type": "monetate", "host": url, "login": username, "extra": {"shortname": shortname}}
+    conn: dict = {"conn_type": "monetate", "host": url, **_port(url), "login": username,
+                  "extra": {"shortname": shortname}}
     if private_key_pem is not None:
         conn["password"] = private_key_pem
     if private_key_path is not None:
@@ -44,7 +46,14 @@ def cdp_connection(
     if token_variable is not None:
         extra["token_variable"] = token_variable
     extra["source_system_id"] = source_system_id
-    return {"conn_type": "acquia_cdp", "host": url, "login": login, "password": password, "extra": extra}
+    return {"conn_type": "acquia_cdp", "host": url, **_port(url), "login": login, "password": password, "extra": extra}
+
+
+def _port(url: str) -> dict:
+    # The port again in its own field: Airflow 3.3.1-3.3.2's Test button refuses a stored
+    # connection without one (apache/airflow#73298); the hooks read it from the host either way.
+    port = urlsplit(url).port
+    return {"port": port} if port else {}
 
 
 def to_json(conn: dict) -> str:

@@ -48,8 +48,10 @@ def _exports(lines: list[str]) -> dict[str, str]:
 def _check_monetate_connection(exports: dict[str, str], url: str, state: Path) -> Path:
     """The Monetate connection works against the emulator; returns its key file."""
     monetate = json.loads(exports["AIRFLOW_CONN_MONETATE_DEFAULT"])
-    assert set(monetate) == {"conn_type", "host", "login", "extra"}
+    assert set(monetate) == {"conn_type", "host", "port", "login", "extra"}
     assert (monetate["conn_type"], monetate["host"], monetate["login"]) == ("monetate", url, "api-demo-etl")
+    # The port in its own field too, or Airflow 3.3.1-3.3.2's Test button refuses the connection.
+    assert monetate["port"] == int(url.rsplit(":", 1)[1])
     assert set(monetate["extra"]) == {"shortname", "private_key_path"}
     assert monetate["extra"]["shortname"] == "demo"
     key_path = Path(monetate["extra"]["private_key_path"])
@@ -70,8 +72,8 @@ def _check_monetate_connection(exports: dict[str, str], url: str, state: Path) -
 def _check_cdp_connection(exports: dict[str, str], url: str) -> None:
     """The CDP connection's token verifies and can write to the tracker."""
     cdp = json.loads(exports["AIRFLOW_CONN_ACQUIA_CDP_DEFAULT"])
-    assert set(cdp) == {"conn_type", "host", "login", "password", "extra"}
-    assert cdp["conn_type"] == "acquia_cdp" and cdp["host"] == url
+    assert set(cdp) == {"conn_type", "host", "port", "login", "password", "extra"}
+    assert cdp["conn_type"] == "acquia_cdp" and cdp["host"] == url and cdp["port"] == int(url.rsplit(":", 1)[1])
     assert set(cdp["extra"]) == {
         "auth_host", "tenant_id", "environment", "token", "token_variable", "source_system_id"}
     assert (cdp["extra"]["auth_host"], cdp["extra"]["tenant_id"], cdp["extra"]["environment"]) == (
