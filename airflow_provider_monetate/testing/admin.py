@@ -9,6 +9,8 @@ Routes (JSON bodies; query parameters where noted)::
     POST   /__emulator__/faults                   {"route", "kind", "count", "status", "seconds", "retry_after"}
     DELETE /__emulator__/faults
     GET    /__emulator__/counters
+    GET    /__emulator__/in-flight                -> {"in_flight": {route: {"in_flight": n, "peak": n}}}
+    POST   /__emulator__/in-flight/reset          peaks restart from the requests in flight now
     GET    /__emulator__/requests
     POST   /__emulator__/reset                    {"users": false}
     POST   /__emulator__/expire-tokens            {"service": "all" | "monetate" | "cdp"} -> {"expired": n}
@@ -71,6 +73,8 @@ class AdminApi:
             ("POST", "faults"): self._inject,
             ("DELETE", "faults"): self._clear_faults,
             ("GET", "counters"): lambda query, body: Response(200, {"counters": emulator.counters()}),
+            ("GET", "in-flight"): lambda query, body: Response(200, {"in_flight": emulator.in_flight()}),
+            ("POST", "in-flight/reset"): self._reset_peaks,
             ("GET", "requests"): lambda query, body: Response(200, {"requests": emulator.requests()}),
             ("POST", "reset"): self._reset,
             ("POST", "expire-tokens"): self._expire_tokens,
@@ -134,6 +138,10 @@ class AdminApi:
     def _clear_faults(self, query: dict[str, str], body: dict[str, Any]) -> Response:
         self.emulator.clear_faults()
         return Response(200, {"faults": []})
+
+    def _reset_peaks(self, query: dict[str, str], body: dict[str, Any]) -> Response:
+        self.emulator.reset_peaks()
+        return Response(200, {"in_flight": self.emulator.in_flight()})
 
     def _reset(self, query: dict[str, str], body: dict[str, Any]) -> Response:
         self.emulator.reset(users=bool(body.get("users", False)))

@@ -127,6 +127,14 @@ class EmulatorClient:
             entry["statuses"] = {int(k): v for k, v in entry["statuses"].items()}
         return counters
 
+    def in_flight(self) -> dict[str, dict[str, int]]:
+        """Per route: ``in_flight`` now and ``peak`` (most at once since the last reset)."""
+        return self._call("GET", "in-flight")["in_flight"]
+
+    def reset_peaks(self) -> dict[str, dict[str, int]]:
+        """Start measuring peaks afresh (data, counters and the log stay); returns :meth:`in_flight`."""
+        return self._call("POST", "in-flight/reset")["in_flight"]
+
     def requests(self) -> list[dict]:
         """The request log (secrets redacted)."""
         return self._call("GET", "requests")["requests"]

@@ -1,4 +1,4 @@
-"""Counters per route and a request log with secrets redacted."""
+"""Counters per route, requests in flight per route, and a request log with secrets redacted."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode
 
 from airflow_provider_monetate.testing.routes import ROUTES
@@ -14,6 +16,7 @@ __all__ = [
     "REDACTED",
     "UNMATCHED",
     "Counters",
+    "InFlight",
     "RequestLog",
     "loggable_headers",
     "redact_authorization",
@@ -103,6 +106,47 @@ class Counters:
         """A deep copy: ``{route: {"requests", "statuses": {status: n}, ...}}``."""
         with self._lock:
             return {route: {**c, "statuses": dict(c["statuses"])} for route, c in self._data.items()}
+
+
+class InFlight:
+    """Requests being answered per route, and the most answered at once since the last reset.
+
+    A request counts from the moment it has been read until its answer has been written (latency
+    and slow faults included), so a route's ``peak`` is how many calls clients had open against it
+    at once: e.g. that two mapped load tasks with ``max_in_flight=1`` in a pool of two slots never
+    had more than two POSTs open, and did have two (they overlapped).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._now: dict[str, int] = {}
+        self._peak: dict[str, int] = {}
+
+    @contextmanager
+    def track(self, route: str | None) -> Iterator[None]:
+        """Count one request to ``route`` while the block runs; ``None`` (admin calls) is not counted."""
+        if route is None:
+            yield
+            return
+        with self._lock:
+            now = self._now[route] = self._now.get(route, 0) + 1
+            self._peak[route] = max(self._peak.get(route, 0), now)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._now[route] -= 1
+
+    def reset_peaks(self) -> None:
+        """Start a new measurement: each route's peak becomes the number in flight now."""
+        with self._lock:
+            self._peak = {route: now for route, now in self._now.items() if now}
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        """``{route: {"in_flight": n, "peak": n}}`` for every route (and any other name counted)."""
+        with self._lock:
+            names = [*ROUTES, *sorted(set(self._now) - set(ROUTES))]
+            return {name: {"in_flight": self._now.get(name, 0), "peak": self._peak.get(name, 0)} for name in names}
 
 
 class RequestLog:

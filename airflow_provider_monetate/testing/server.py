@@ -22,7 +22,7 @@ from airflow_provider_monetate.testing.acquia_cdp import CdpService
 from airflow_provider_monetate.testing.admin import ADMIN_PREFIX, AdminApi
 from airflow_provider_monetate.testing.clock import Clock
 from airflow_provider_monetate.testing.faults import Fault, FaultInjector, FaultPlan
-from airflow_provider_monetate.testing.metrics import Counters, RequestLog, loggable_headers, redact_target
+from airflow_provider_monetate.testing.metrics import Counters, InFlight, RequestLog, loggable_headers, redact_target
 from airflow_provider_monetate.testing.monetate import MonetateService
 from airflow_provider_monetate.testing.readings import Readings
 from airflow_provider_monetate.testing.wire import ApiError, Handler, Request, Response, Service
@@ -52,6 +52,7 @@ class Emulator:
         self.services: tuple[Service, ...] = (self.monetate, self.cdp)
         self.faults = FaultInjector()
         self._counters = Counters()
+        self._in_flight = InFlight()
         self._log = RequestLog()
         self._admin = AdminApi(self)
         self._server: ThreadingHTTPServer | None = None
@@ -127,6 +128,15 @@ class Emulator:
         """Per-route ``requests``, ``statuses`` ({status: n}), ``dropped``, ``rows_received``, ``auth_calls``."""
         return self._counters.snapshot()
 
+    def in_flight(self) -> dict[str, dict[str, int]]:
+        """Per route: ``in_flight`` (requests being answered now) and ``peak`` (most at once since the
+        last :meth:`reset_peaks` or :meth:`reset`), from request read to answer written."""
+        return self._in_flight.snapshot()
+
+    def reset_peaks(self) -> None:
+        """Start measuring peaks afresh, leaving data, counters and the log alone."""
+        self._in_flight.reset_peaks()
+
     def requests(self) -> list[dict]:
         """Request log, oldest first: ``method``, ``path`` (with query), ``route``, ``status``,
         ``timestamp`` (real time), ``clock`` (emulator time), ``fault``, ``headers``; secrets redacted."""
@@ -141,6 +151,7 @@ class Emulator:
             service.reset(users=users)
         self.faults.clear()
         self._counters.reset()
+        self._in_flight.reset_peaks()
         self._log.reset()
         self.clock.reset()
         self.readings.reset()
@@ -244,6 +255,10 @@ class Emulator:
             if resolved is not None:
                 return (service, *resolved)
         return None, None, None, {}
+
+    def route_of(self, request: Request) -> str | None:
+        """The route name a request is counted under; ``None`` for admin calls and unknown paths."""
+        return None if request.path.startswith(ADMIN_PREFIX) else self._resolve(request)[1]
 
     def handle(self, request: Request) -> tuple[Response | None, float]:
         """Answer one request.
@@ -356,15 +371,17 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in parse_qsl(parts.query, keep_blank_values=True):
             query.setdefault(key, value)
         request = Request(self.command, parts.path, query, parts.query, self.headers, body)
-        response, delay = self.server.emulator.handle(request)
-        if response is None:  # injected drop: close without answering
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        if delay:
-            self.server.emulator.sleep(delay)
-        self._send(response)
+        emulator = self.server.emulator
+        with emulator._in_flight.track(emulator.route_of(request)):  # in flight until answered
+            response, delay = emulator.handle(request)
+            if response is None:  # injected drop: close without answering
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if delay:
+                emulator.sleep(delay)
+            self._send(response)
 
     def _send(self, response: Response) -> None:
         payload = response.encode()
