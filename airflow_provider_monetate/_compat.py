@@ -7,6 +7,8 @@ Every other module imports them from here.
 
 from __future__ import annotations
 
+from typing import Any
+
 try:  # Airflow 3.x
     from airflow.sdk import (
         Asset,
@@ -49,6 +51,29 @@ def configured_executors() -> list[str]:
     return [name.strip() for name in value.split(",") if name.strip()]
 
 
+def operator_lineage() -> type:
+    """The OpenLineage provider's ``OperatorLineage``; only the provider's own extractor calls for it."""
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    return OperatorLineage
+
+
+def hook_lineage_collector() -> Any:
+    """Airflow 3's hook lineage collector (a no-op one unless a lineage reader is installed), else ``None``.
+
+    Airflow 2's collector takes datasets, not assets; the operators' OpenLineage methods cover it.
+    """
+    try:  # Airflow >= 3.2
+        from airflow.sdk.lineage import get_hook_lineage_collector
+    except ImportError:
+        try:  # Airflow 3.0, 3.1 (and 2.11, whose collector is left out below)
+            from airflow.lineage.hook import get_hook_lineage_collector
+        except ImportError:
+            return None
+    collector = get_hook_lineage_collector()
+    return collector if hasattr(collector, "add_output_asset") else None
+
+
 __all__ = [
     "AIRFLOW_V_3",
     "AirflowFailException",
@@ -64,5 +89,7 @@ __all__ = [
     "Variable",
     "conf",
     "configured_executors",
+    "hook_lineage_collector",
     "mask_secret",
+    "operator_lineage",
 ]

@@ -42,6 +42,7 @@ from airflow_provider_monetate.exceptions import (
 from airflow_provider_monetate.monetate.privacy._ledger import CONFIRMED, FAILED, NOT_HELD, PENDING, SUBMITTED
 
 __all__ = [
+    "ERASED_COLLECTION",
     "ERASURE_DATASET",
     "MAX_IDS_PER_CALL",
     "REQUEST_ORIGIN",
@@ -63,6 +64,8 @@ WEEKLY_LIMIT = 9_990
 REQUEST_ORIGIN = "Data Erasure"
 #: The ledger's ``dataset`` for records of the erasure API (soft deletes say ``customers``).
 ERASURE_DATASET = "dataerasure"
+#: What an erasure removes: the customer profiles (the collection lineage names as its output).
+ERASED_COLLECTION = "customers"
 _LISTS = {"readyForDataErasure": SUBMITTED, "pendingForDataErasure": PENDING, "failedToAccept": FAILED}
 
 

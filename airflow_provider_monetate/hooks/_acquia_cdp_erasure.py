@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_monetate.acquia_cdp._erasure import ERASED_COLLECTION
 from airflow_provider_monetate.exceptions import UnexpectedResponseError
 from airflow_provider_monetate.http import Credential, ErrorHints
 
@@ -71,6 +72,7 @@ class ErasureCalls:
         try:
             response = api.request("POST", f"/v2/{self.tenant_id}/dw/dataerasure",  # type: ignore[attr-defined]
                                    params={"failOnNotFound": "true" if fail_on_not_found else "false"}, json=body)
+            self.report_output(self.entity_dataset(ERASED_COLLECTION))  # type: ignore[attr-defined]
             return _body(response)
         finally:
             api.close()

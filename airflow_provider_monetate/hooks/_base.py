@@ -11,7 +11,9 @@ Invariants:
 * every secret a hook reads or mints goes through :meth:`ProviderHook.hold`: masked in Airflow's
   logs and redacted from every error message of every session of that hook, from then on;
 * a subclass checks its whole connection once (:class:`ConnectionProblems`), before any call,
-  and reports every problem at once.
+  and reports every problem at once;
+* a hook tells Airflow 3's hook lineage collector once of each dataset it writes
+  (:meth:`ProviderHook.report_output`); lineage never fails a call.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-from airflow_provider_monetate._compat import BaseHook, mask_secret
+from airflow_provider_monetate._compat import BaseHook, hook_lineage_collector, mask_secret
 from airflow_provider_monetate._provider_info import CONNECTION_TYPES, form_widgets, ui_field_behaviour
 from airflow_provider_monetate.exceptions import ConfigurationError
 from airflow_provider_monetate.http import ApiSession, Credential, ErrorHints, Redactor, RetryPolicy
+from airflow_provider_monetate.lineage import LineageDataset
 
 CONNECT_TIMEOUT = 10.0
 
@@ -133,6 +136,22 @@ class ProviderHook(BaseHook):
     @cached_property
     def _extras(self) -> dict[str, Any]:
         return self._conn.extra_dejson
+
+    @cached_property
+    def _reported(self) -> set[LineageDataset]:
+        return set()
+
+    def report_output(self, dataset: LineageDataset) -> None:
+        """Tell Airflow 3's hook lineage collector that this hook writes to ``dataset`` (once per hook)."""
+        if dataset in self._reported:
+            return
+        self._reported.add(dataset)
+        try:
+            collector = hook_lineage_collector()
+            if collector is not None:
+                collector.add_output_asset(context=self, uri=dataset.uri)
+        except Exception:
+            self.log.debug("Hook lineage for %s not recorded", dataset.uri, exc_info=True)
 
     def session(self, service: str, base: str, credential: Credential | None, hints: ErrorHints) -> ApiSession:
         """An :class:`ApiSession` with this hook's timeouts, retry budget and pool size."""

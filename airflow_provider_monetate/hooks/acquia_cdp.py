@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -23,6 +24,7 @@ from airflow_provider_monetate.exceptions import (
 from airflow_provider_monetate.hooks._acquia_cdp_erasure import ErasureCalls
 from airflow_provider_monetate.hooks._base import ConnectionProblems, ProviderHook
 from airflow_provider_monetate.http import ApiSession, ErrorHints, checked_base_url
+from airflow_provider_monetate.lineage import LineageDataset, cdp_entity_dataset
 
 __all__ = ["AcquiaCdpHook", "CdpToken"]
 
@@ -327,9 +329,13 @@ class AcquiaCdpHook(ErasureCalls, ProviderHook):
 
     # -- ingestion -------------------------------------------------------------------------
 
+    def entity_dataset(self, collection: str) -> LineageDataset:
+        """One of the tenant's collections (``customers``, ...) as lineage names it."""
+        return cdp_entity_dataset(self.settings.host, self.tenant_id, collection)
+
     def post_entities(
         self, payload: dict[str, list[dict]] | None = None, *, body: bytes | None = None,
-        retry_ambiguous: bool = True,
+        retry_ambiguous: bool = True, collections: Sequence[str] = (),
     ) -> dict:
         """Send entity arrays to the DW Tracker (``POST /v2/{tenant}/dw/tracker?scheme=``).
 
@@ -342,6 +348,7 @@ class AcquiaCdpHook(ErasureCalls, ProviderHook):
             ``body``, the same already encoded.
         :param retry_ambiguous: resend after a timeout or dropped connection. Keyed entities
             upsert, so a repeat is harmless; events have no key and may duplicate.
+        :param collections: the collections ``body`` holds, for lineage (a ``payload`` names its own).
         """
         if (payload is None) == (body is None):
             raise ConfigurationError("post_entities takes either payload or body.")
@@ -353,6 +360,8 @@ class AcquiaCdpHook(ErasureCalls, ProviderHook):
         else:
             response = self.api.request("POST", path, params={"scheme": self.scheme},
                                         retry_ambiguous=retry_ambiguous, **kwargs)
+        for collection in payload or collections:
+            self.report_output(self.entity_dataset(collection))
         try:
             return response.json() if response.content else {}
         except ValueError:

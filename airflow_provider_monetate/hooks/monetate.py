@@ -19,6 +19,7 @@ from airflow_provider_monetate.exceptions import (
 )
 from airflow_provider_monetate.hooks._base import ConnectionProblems, ProviderHook
 from airflow_provider_monetate.http import ApiSession, ErrorHints, checked_base_url
+from airflow_provider_monetate.lineage import LineageDataset, monetate_dataset
 from airflow_provider_monetate.monetate import _auth as monetate_auth
 from airflow_provider_monetate.monetate._datasets import PRIVACY_TYPE
 from airflow_provider_monetate.monetate.privacy._status import DeletionStatus, parse_deletion_status, read_not_found
@@ -270,6 +271,10 @@ class MonetateHook(ProviderHook):
         """Upload history of a dataset, newest first (documented for file uploads)."""
         return self._data("GET", f"upload/{name}/") or []
 
+    def dataset_lineage(self, name: str) -> LineageDataset:
+        """Dataset ``name`` as lineage names it."""
+        return monetate_dataset(self.host, self.data_path, name)
+
     def post_rows(
         self, name: str, rows: list[dict] | None = None, *, body: bytes | None = None,
         retry_ambiguous: bool = False,
@@ -287,6 +292,7 @@ class MonetateHook(ProviderHook):
         response = self.api.request(
             "POST", f"{self.data_path}/data/{name}/", retry_ambiguous=retry_ambiguous, **kwargs
         )
+        self.report_output(self.dataset_lineage(name))
         return response.status_code
 
     def get_record(self, name: str, record_id: str) -> Any:

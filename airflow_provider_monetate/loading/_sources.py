@@ -65,6 +65,7 @@ class RecordSource:
     def __init__(self, source: Any, format: str | None = None) -> None:
         self._records: Iterable[Any] | None = None
         self._consumed = False
+        self.location: Any = None  # the file or object storage path read, for lineage
         # Storage paths carry a protocol; on Airflow 2 they are also PathLike, with a URL as
         # their fspath, so they must be read through their own open().
         if isinstance(source, (str, os.PathLike)) and not hasattr(source, "protocol"):
@@ -73,11 +74,13 @@ class RecordSource:
             self._opener = partial(open, path, "rb")
             self.format: str | None = _detect_format(self._name, self._name, format)
             self.rereadable = True
+            self.location = path
         elif callable(getattr(source, "open", None)):
             self._name = str(source)
             self._opener = partial(source.open, "rb")
             self.format = _detect_format(getattr(source, "name", None) or self._name, self._name, format)
             self.rereadable = True
+            self.location = source
         elif isinstance(source, Iterable) and not isinstance(source, (bytes, bytearray, Mapping)):
             self._name = type(source).__name__
             self._records = source

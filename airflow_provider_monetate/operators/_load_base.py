@@ -1,8 +1,9 @@
 """The Airflow side shared by every operator that posts records.
 
 Resolves the input (records from Python or XCom, or a file: local path or object storage
-URI), where the rejects report and the checkpoint live, and hands the run summary to XCom
-and to the task's outlet assets. :class:`IncrementalSyncMixin` adds ``sync="incremental"``.
+URI), where the rejects report and the checkpoint live, and hands the run summary to XCom,
+to the task's outlet assets and to OpenLineage (:class:`OpenLineageMixin`).
+:class:`IncrementalSyncMixin` adds ``sync="incremental"``.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from typing import Any
 from airflow_provider_monetate._compat import BaseOperator, configured_executors
 from airflow_provider_monetate._data_fields import DataFieldsMixin
 from airflow_provider_monetate.exceptions import ConfigurationError
+from airflow_provider_monetate.lineage import LineageDataset, TaskLineage, source_dataset
 from airflow_provider_monetate.loading._checkpoints import CheckpointStore, checkpoint_key
 from airflow_provider_monetate.loading._delivery import IN_DOUBT_POLICIES
 from airflow_provider_monetate.loading._duplicates import DUPLICATE_KEY_POLICIES
 from airflow_provider_monetate.loading._incremental import SyncTarget, sync_fingerprint
-from airflow_provider_monetate.loading._pipeline import LoadOptions, LoadPart, Normalizer, load_parts
+from airflow_provider_monetate.loading._pipeline import LoadOptions, LoadPart, load_parts
 from airflow_provider_monetate.loading._rejects import RejectsReport
 from airflow_provider_monetate.loading._snapshots import SnapshotStore, snapshot_name
 from airflow_provider_monetate.loading._sources import RecordSource
+from airflow_provider_monetate.operators._lineage import OpenLineageMixin
 from airflow_provider_monetate.storage import (
     as_location,
     default_checkpoint_dir,
@@ -34,7 +37,7 @@ from airflow_provider_monetate.storage import (
 SYNC_MODES = ("full", "incremental")
 
 
-class RecordLoadOperator(DataFieldsMixin, BaseOperator):
+class RecordLoadOperator(OpenLineageMixin, DataFieldsMixin, BaseOperator):
     """Base of the operators that check records, then post them in batches, retry-safely.
 
     :param records: the records: an iterable of dicts, or an XCom of one. Never rendered as Jinja
@@ -125,22 +128,6 @@ class RecordLoadOperator(DataFieldsMixin, BaseOperator):
             on_duplicate_key=self.on_duplicate_key, allow_empty=self.allow_empty,
         )
 
-    def run_load(
-        self,
-        context: Any,
-        *,
-        normalize: Normalizer,
-        send: Callable,
-        resend_safe: bool,
-        retries: Callable[[], int] = lambda: 0,
-        exclude: Callable[[dict], bool] | None = None,
-        what: str,
-        source: RecordSource | None = None,
-    ) -> dict[str, Any]:
-        """Check and deliver the input; return the run summary (also attached to outlet assets)."""
-        part = LoadPart("", source or self.record_source(), normalize, send, resend_safe, exclude)
-        return self.run_parts(context, [part], retries=retries, what=what)[""]
-
     def run_parts(
         self,
         context: Any,
@@ -149,10 +136,13 @@ class RecordLoadOperator(DataFieldsMixin, BaseOperator):
         retries: Callable[[], int] = lambda: 0,
         before_delivery: Callable[[], None] = lambda: None,
         what: str,
+        destination: Callable[[str], LineageDataset],
     ) -> dict[str, dict[str, Any]]:
         """Check every part, then deliver each (see :func:`load_parts`); return ``{name: summary}``.
 
         Each named part gets its own checkpoint and rejects report (``<task>.<name>``).
+
+        :param destination: a part's name -> the dataset it writes to, for lineage.
         """
         ti = context["ti"]
         key = checkpoint_key(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
@@ -160,6 +150,10 @@ class RecordLoadOperator(DataFieldsMixin, BaseOperator):
         warn_if_worker_local(self.log, configured_executors(), checkpoint_dir=checkpoints)
         store = CheckpointStore(checkpoints)
         options = self.load_options()
+        self.task_lineage = TaskLineage(
+            inputs=[dataset for part in parts if (dataset := source_dataset(part.source.location))],
+            outputs={part.name: destination(part.name) for part in parts},
+        )
         summaries = load_parts(
             parts,
             options=options,
@@ -181,6 +175,7 @@ class RecordLoadOperator(DataFieldsMixin, BaseOperator):
                 summary.seconds, summary.rows_per_second, _sync_note(summary),
                 " (dry run, nothing sent)" if summary.dry_run else "",
             )
+        self.task_lineage.summaries = result
         self._attach_to_outlets(context, result.values())
         return result
 

@@ -115,7 +115,7 @@ class _CdpLoadOperator(RecordLoadOperator):
         """
         try:
             return self.run_parts(context, parts, retries=lambda: hook.api.retries, before_delivery=refuse,
-                                  what="Acquia CDP")
+                                  what="Acquia CDP", destination=hook.entity_dataset)
         except (ApiAuthError, ApiForbiddenError) as exc:
             if hook.scheme != WEBTAG_SCHEME:
                 raise
@@ -241,7 +241,8 @@ class AcquiaCdpIngestOperator(IncrementalSyncMixin, _CdpLoadOperator):
 
 
 def _entity_sender(hook: AcquiaCdpHook, collection: str, resend_safe: bool) -> Callable[[Batch], object]:
-    return lambda batch: hook.post_entities(body=batch.body(collection), retry_ambiguous=resend_safe)
+    return lambda batch: hook.post_entities(body=batch.body(collection), retry_ambiguous=resend_safe,
+                                            collections=(collection,))
 
 
 class AcquiaCdpDeleteCustomersOperator(ErasureRequestMixin, _CdpLoadOperator):

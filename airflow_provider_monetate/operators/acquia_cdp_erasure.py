@@ -12,6 +12,7 @@ from typing import Any
 from airflow_provider_monetate._compat import configured_executors
 from airflow_provider_monetate._data_fields import describe_customer_ids
 from airflow_provider_monetate.acquia_cdp._erasure import (
+    ERASED_COLLECTION,
     ERASURE_DATASET,
     MAX_IDS_PER_CALL,
     REQUEST_ORIGIN,
@@ -140,8 +141,9 @@ class AcquiaCdpEraseCustomersOperator(ErasureRequestMixin, RecordLoadOperator):
         session = SessionToken(hook.login_session, hook.logout_session)
         part = LoadPart("", source, self._normalize, run.sender(session), True, run.first_sighting)
         try:
-            summary = self.run_parts(context, [part], before_delivery=lambda: run.before_delivery(request),
-                                     what="Acquia CDP erasure")[""]
+            summary = self.run_parts(
+                context, [part], before_delivery=lambda: run.before_delivery(request), what="Acquia CDP erasure",
+                destination=lambda _: hook.entity_dataset(ERASED_COLLECTION))[""]
         finally:
             self._log_out(session)
         self.log.info("%s", run.describe())

@@ -181,7 +181,8 @@ class MonetatePostRecordsOperator(IncrementalSyncMixin, RecordLoadOperator):
         load = LoadPart("", self.record_source(), rules.normalize, send, upserts, exclude, key=rules.unique_key_field,
                         sync=sync)
         summary = self.run_parts(context, [load], retries=lambda: hook.api.retries,
-                                 what=f"Monetate dataset {self.dataset}")[""]
+                                 what=f"Monetate dataset {self.dataset}",
+                                 destination=lambda _: hook.dataset_lineage(self.dataset))[""]
         summary["dropped_fields"] = dict(rules.dropped_fields)
         summary["values_trimmed"] = dict(rules.values_trimmed)
         if rules.values_trimmed:

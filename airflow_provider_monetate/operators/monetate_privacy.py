@@ -191,8 +191,9 @@ class MonetateSubmitDeletionsOperator(ErasureRequestMixin, RecordLoadOperator):
 
         part = LoadPart("", source, self._normalizer(requested, now), self._sender(hook, ledger, ti, chooser, precheck,
                         ids), True, ids.first_sighting)
-        summary = self.run_parts(context, [part], retries=lambda: hook.api.retries, before_delivery=before_delivery,
-                                 what=what)[""]
+        summary = self.run_parts(
+            context, [part], retries=lambda: hook.api.retries, before_delivery=before_delivery, what=what,
+            destination=lambda _: hook.dataset_lineage(self.privacy_dataset))[""]
         ids_path, held = None, None  # a dry run submits nothing: no raw IDs kept on disk
         if not self.dry_run:
             held = {cid: was_held for cid, was_held in precheck.load().items() if cid in ids.seen} if precheck else None

@@ -233,10 +233,10 @@ def test_a_retry_skips_delivered_entities_and_holds_back_events_in_doubt(emulato
     entities = {"customers": customers(20), "events": events(10)}
     original = AcquiaCdpHook.post_entities
 
-    def post_entities(self, payload=None, *, body=None, retry_ambiguous=True):
+    def post_entities(self, payload=None, *, body=None, **kwargs):
         if body is not None and body.startswith(b'{"events"'):
             raise ApiUnavailableError("Acquia CDP", "POST", "/tracker", None, ["simulated crash"], in_doubt=True)
-        return original(self, payload, body=body, retry_ambiguous=retry_ambiguous)
+        return original(self, payload, body=body, **kwargs)
 
     monkeypatch.setattr(AcquiaCdpHook, "post_entities", post_entities)
     with pytest.raises(BatchesInDoubtError, match=r"batch 0 \(rows 1-10\)"):  # named already by the failing try

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_monetate.exceptions import ApiForbiddenError, ApiValidationError, TooManyRejectedRowsError
+from airflow_provider_monetate.lineage import LineageDataset
 from airflow_provider_monetate.monetate.privacy import DeletionLedger, DeletionStatus
 from airflow_provider_monetate.monetate.privacy._watch import check_receipt, read_submitted, read_submitted_ids
 from airflow_provider_monetate.operators import monetate_privacy
@@ -33,7 +34,8 @@ class FakeMonetate:
     def hook(self, conn_id: str, pool_size: int = 4) -> SimpleNamespace:
         return SimpleNamespace(api=SimpleNamespace(retries=0), post_rows=self.post_rows,
                                deletion_status=self.deletion_status,
-                               find_schema=lambda name: {"type": "customer_data_privacy"})
+                               find_schema=lambda name: {"type": "customer_data_privacy"},
+                               dataset_lineage=lambda name: LineageDataset("https://api.monetate.net", name))
 
     def deletion_status(self, dataset: str, customer_id: str) -> tuple[DeletionStatus, str]:
         self.calls.append("status")
