@@ -73,6 +73,7 @@ def installed(wheel, tmp_path_factory) -> Path:
 def test_the_wheel_ships_the_package_its_type_marker_and_no_tests(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "airflow_provider_monetate/py.typed" in names
+    assert "airflow_provider_monetate/lineage/run_summary_facet.json" in names  # the run facet's schema
     assert "airflow_provider_monetate/testing/__main__.py" in names
     assert not [n for n in names if n.startswith(("tests/", "example_dags/", "bench/"))]
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
