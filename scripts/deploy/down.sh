@@ -44,7 +44,8 @@ if [ -s "$PGDATA/postmaster.pid" ]; then
   say "stopping PostgreSQL"
   PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
   if [ "$(id -u)" = 0 ]; then
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$(pg_data)" -m fast -w -t 60 stop > /dev/null
+    # From /: the checkout may sit in a folder the postgres user cannot enter (psql would say so).
+    (data=$(pg_data) && cd / && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$data" -m fast -w -t 60 stop > /dev/null)
   else
     "$PGBIN/pg_ctl" -D "$(pg_data)" -m fast -w -t 60 stop > /dev/null
   fi
