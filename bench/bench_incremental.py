@@ -24,7 +24,7 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_monetate_load import DATASET, FIELDS
-from common import emulator_process, measure, run_scenario
+from common import emulator_process, measure, prepare_like_a_task, run_scenario
 
 SMALL = "bench_events_small"
 BATCH = 500
@@ -50,7 +50,7 @@ def operator(path: str, dataset: str, sync: str, summary: dict) -> int:
 
 
 def scenario(args) -> None:
-    import airflow_provider_monetate.operators.monetate  # noqa: F401 - imported long before a task runs
+    prepare_like_a_task("airflow_provider_monetate.operators.monetate")
 
     summary: dict = {}
     result = measure(lambda: operator(args.file, args.dataset, args.sync, summary))

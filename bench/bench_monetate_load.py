@@ -23,7 +23,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import emulator_process, measure, run_scenario
+from common import emulator_process, measure, prepare_like_a_task, run_scenario
 
 DATASET = "bench_events"
 FIELDS = {
@@ -124,8 +124,7 @@ def operator(path: str, max_in_flight: int | None, summary: dict) -> int:
 
 def scenario(args) -> None:
     if args.scenario == "operator":
-        # Inside Airflow the provider is imported long before a task runs: keep the import out of the timing.
-        import airflow_provider_monetate.operators.monetate  # noqa: F401
+        prepare_like_a_task("airflow_provider_monetate.operators.monetate")
     if args.scenario == "baseline":
         result = measure(lambda: baseline(args.url, args.key, args.user, args.shortname, args.file))
     elif args.scenario == "ceiling":

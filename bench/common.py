@@ -31,6 +31,18 @@ class EmulatorProcess:
         return Path(self.monetate["extra"]["private_key_path"]).read_text()
 
 
+def prepare_like_a_task(module: str) -> None:
+    """What Airflow has done before a task's ``execute`` runs, kept out of the timing: the provider's
+    operator module imported, and Airflow's plugins loaded (the task runner loads them for its
+    listeners), so the hooks' first report to the hook lineage collector finds them loaded."""
+    import importlib
+
+    from airflow_provider_monetate._compat import hook_lineage_collector
+
+    importlib.import_module(module)
+    hook_lineage_collector()
+
+
 @contextlib.contextmanager
 def emulator_process() -> Iterator[EmulatorProcess]:
     """Start ``python -m airflow_provider_monetate.testing`` and stop it afterwards."""

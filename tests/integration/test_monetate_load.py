@@ -22,6 +22,7 @@ from airflow_provider_monetate.operators.monetate import (
     MonetateCreateDatasetOperator,
     MonetatePostRecordsOperator,
 )
+from airflow_provider_monetate.testing.monetate.schema import multi_string_values
 from airflow_provider_monetate.testing.readings import readings_of
 
 pytestmark = pytest.mark.integration
@@ -413,7 +414,7 @@ def tagged_rows(*tags):
 
 
 def stored_tags(emulator):
-    return [row["tags"].values for row in stored(emulator, "tagged")]
+    return [multi_string_values(row["tags"]) for row in stored(emulator, "tagged")]
 
 
 @pytest.mark.parametrize("reading", readings_of("monetate.multi_string_commas"))

@@ -4,9 +4,16 @@ row rules every posted row is checked against."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from airflow_provider_monetate.testing import EmulatorClient
-from airflow_provider_monetate.testing.monetate.schema import is_iso8601, split_multi_string
+from airflow_provider_monetate.testing.monetate.schema import (
+    MultiString,
+    is_iso8601,
+    multi_string_values,
+    split_multi_string,
+)
 from airflow_provider_monetate.testing.readings import readings_of
 from tests.unit.testing.helpers import ATTRIBUTE_FIELDS, KEYED_FIELDS, event_row
 
@@ -296,6 +303,23 @@ def test_a_multi_string_is_split_as_the_reading_says(value, quoted, backslash, e
     assert {reading: split_multi_string(value, reading) for reading in expected} == expected
 
 
+@given(st.text(alphabet=st.characters(blacklist_characters='"\\\r\n'), min_size=1))
+def test_text_without_quotes_backslashes_or_line_breaks_is_split_alike_under_every_reading(value):
+    # Why the emulator stores such a MULTI_STRING as its plain text: no reading could split it otherwise.
+    assert {tuple(split_multi_string(value, r)) for r in readings_of("monetate.multi_string_commas")} == {
+        multi_string_values(value)}
+
+
+@pytest.mark.parametrize("value", ["", '"a,b",c', "a\\,b", "a\nb"])
+def test_text_a_reading_could_split_otherwise_is_stored_with_its_values(value):
+    from airflow_provider_monetate.testing.monetate.schema import RowValidator
+    from airflow_provider_monetate.testing.readings import Readings
+
+    (row,) = RowValidator({"tags": {"data_type": "MULTI_STRING"}}).stored([{"tags": value}], Readings())
+    assert isinstance(row["tags"], MultiString) and row["tags"] == value
+    assert multi_string_values(row["tags"]) == tuple(split_multi_string(value, "quoted"))
+
+
 def test_the_catalog_quoting_is_the_default_reading_of_multi_string_commas(emulator):
     assert readings_of("monetate.multi_string_commas") == ("quoted", "backslash", "every_comma")
     assert emulator.readings.get("monetate.multi_string_commas") == "quoted"
@@ -311,7 +335,7 @@ def test_the_server_stores_the_values_of_a_multi_string_as_the_reading_splits_th
     response = keyed.post_rows("events", [event_row(1, tiers='"Clothing, Women",Sale'), event_row(2, tiers=None)])
     assert response.status_code == 201
     first, second = emulator.monetate_rows("testshop", "events")
-    assert first["tiers"].values == tuple(stored) and second["tiers"] is None
+    assert multi_string_values(first["tiers"]) == tuple(stored) and second["tiers"] is None
     # the record GET and the admin API answer the text as posted, a string as in the spec's examples
     assert keyed.get("data/events/", params={"id": "e-1"}).json()["data"]["schema_rows"][0]["tiers"] == (
         '"Clothing, Women",Sale')
