@@ -9,21 +9,11 @@ secret masking. The erasure API takes only a session token from ``/authenticatio
 
 from __future__ import annotations
 
-from typing import Any
-
 from airflow_provider_monetate.acquia_cdp._erasure import ERASED_COLLECTION
 from airflow_provider_monetate.exceptions import UnexpectedResponseError
-from airflow_provider_monetate.http import Credential, ErrorHints
+from airflow_provider_monetate.http import Credential, ErrorHints, json_or_empty
 
 __all__ = ["ErasureCalls"]
-
-
-def _body(response: Any) -> dict:
-    """A JSON answer's body; ``{}`` when it has none or is not JSON."""
-    try:
-        return response.json() if response.content else {}
-    except ValueError:
-        return {}
 
 
 class ErasureCalls:
@@ -32,7 +22,7 @@ class ErasureCalls:
     def _session_call(self, action: str, authorization: str) -> dict:
         response = self.auth_api.request(  # type: ignore[attr-defined]
             "POST", "/authentication", params={"action": action}, authorization=authorization, json={})
-        return _body(response)
+        return json_or_empty(response)
 
     def login_session(self) -> str:
         """A session token from ``POST /authentication?action=login`` with the integration user (Basic).
@@ -73,6 +63,6 @@ class ErasureCalls:
             response = api.request("POST", f"/v2/{self.tenant_id}/dw/dataerasure",  # type: ignore[attr-defined]
                                    params={"failOnNotFound": "true" if fail_on_not_found else "false"}, json=body)
             self.report_output(self.entity_dataset(ERASED_COLLECTION))  # type: ignore[attr-defined]
-            return _body(response)
+            return json_or_empty(response)
         finally:
             api.close()

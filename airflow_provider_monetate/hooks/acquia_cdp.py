@@ -23,7 +23,7 @@ from airflow_provider_monetate.exceptions import (
 )
 from airflow_provider_monetate.hooks._acquia_cdp_erasure import ErasureCalls
 from airflow_provider_monetate.hooks._base import ConnectionProblems, ProviderHook
-from airflow_provider_monetate.http import ApiSession, ErrorHints, checked_base_url
+from airflow_provider_monetate.http import ApiSession, ErrorHints, checked_base_url, json_or_empty
 from airflow_provider_monetate.lineage import LineageDataset, cdp_entity_dataset
 
 __all__ = ["AcquiaCdpHook", "CdpToken"]
@@ -264,10 +264,7 @@ class AcquiaCdpHook(ErasureCalls, ProviderHook):
         response = self.auth_api.request(
             method, "/token", params=params, authorization=authorization, retry_ambiguous=retry_ambiguous
         )
-        try:
-            return response.json() if response.content else {}
-        except ValueError:
-            return {}
+        return json_or_empty(response)
 
     def _result(self, body: dict, token: str | None = None, tracked_expires_at: float | None = None) -> CdpToken:
         value = body.get("access_token") or token
@@ -362,10 +359,7 @@ class AcquiaCdpHook(ErasureCalls, ProviderHook):
                                         retry_ambiguous=retry_ambiguous, **kwargs)
         for collection in payload or collections:
             self.report_output(self.entity_dataset(collection))
-        try:
-            return response.json() if response.content else {}
-        except ValueError:
-            return {}
+        return json_or_empty(response)
 
     # -- connection test -------------------------------------------------------------------
 

@@ -9,7 +9,8 @@
   with all its sessions; each client adds every ``Authorization`` it sends).
 * :class:`ErrorHints` is the advice a hook attaches to 401/403/404 errors; :func:`base_url`,
   :func:`checked_base_url` (a connection's host refused when it has a path), :data:`USER_AGENT`
-  and :func:`one_connection_client` are what hooks and triggers need to address the API.
+  and :func:`one_connection_client` are what hooks and triggers need to address the API;
+  :func:`json_or_empty` reads a success answer's body.
 
 Inside (not imported from outside this package except by its tests):
 
@@ -27,7 +28,7 @@ from airflow_provider_monetate.http._async_client import AsyncApiClient, AsyncCr
 from airflow_provider_monetate.http._errors import ErrorHints, Redactor
 from airflow_provider_monetate.http._policy import RetryPolicy
 from airflow_provider_monetate.http._session import ApiSession, Credential
-from airflow_provider_monetate.http._transport import USER_AGENT, base_url, checked_base_url
+from airflow_provider_monetate.http._transport import USER_AGENT, base_url, checked_base_url, json_or_empty
 
 __all__ = [
     "USER_AGENT",
@@ -40,5 +41,6 @@ __all__ = [
     "RetryPolicy",
     "base_url",
     "checked_base_url",
+    "json_or_empty",
     "one_connection_client",
 ]

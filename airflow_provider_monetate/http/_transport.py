@@ -90,6 +90,15 @@ def checked_base_url(host: str | None, port: int | None, default: str) -> str:
     return url
 
 
+def json_or_empty(response: Any) -> dict:
+    """A success answer's JSON body; ``{}`` when it has none or it is not JSON (the caller then finds
+    the fields it needs missing and says so)."""
+    try:
+        return response.json() if response.content else {}
+    except ValueError:
+        return {}
+
+
 def response_outcome(response: Any, redactor: Redactor, now: float | None = None) -> Outcome:
     """The outcome of a call that got a response (``requests`` or ``httpx``).
 

@@ -68,13 +68,13 @@ def source_dataset(location: Any) -> LineageDataset | None:
     """The dataset of a record source: a local path or an object storage path; ``None`` for anything else."""
     if location is None:
         return None
-    if isinstance(location, (str, os.PathLike)) and not hasattr(location, "protocol"):
-        text = os.fspath(location)
-        if "://" not in str(text):
-            return LineageDataset("file", os.path.abspath(text))
-    parts = urlsplit(str(location))
-    if parts.scheme in ("", "file", "local"):
-        return LineageDataset("file", parts.path or str(location))
+    # Storage paths carry a protocol (on Airflow 2 they are also PathLike, with a URL as fspath).
+    text = str(location) if hasattr(location, "protocol") else os.fspath(location)
+    if "://" not in text:
+        return LineageDataset("file", os.path.abspath(text))
+    parts = urlsplit(text)
+    if parts.scheme in ("file", "local"):
+        return LineageDataset("file", parts.path)
     return LineageDataset(f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/"))
 
 

@@ -64,6 +64,13 @@ def airflow_runner(tmp_path_factory) -> AirflowRunner:
     return AirflowRunner(tmp_path_factory.mktemp("airflow-home"))
 
 
+@pytest.fixture(scope="module")
+def own_airflow(tmp_path_factory) -> AirflowRunner:
+    """A metadata DB of the test module's own: the CDP example's XComs are {entity: summary} dicts,
+    which tests scanning the shared DB for flat load summaries would trip over."""
+    return AirflowRunner(tmp_path_factory.mktemp("module-airflow-home"))
+
+
 @pytest.fixture
 def fast_retries(monkeypatch):
     """``use(max_attempts=4)`` makes every hook created afterwards retry by the production rules

@@ -352,15 +352,6 @@ def test_delete_takes_exactly_one_input(emulator):
 
 # -- the example DAG through real Airflow --------------------------------------------------
 
-@pytest.fixture(scope="module")
-def own_airflow(tmp_path_factory):
-    """A metadata DB of its own: this DAG's XComs are {entity: summary} dicts, which other tests
-    scanning the shared DB for flat load summaries would trip over."""
-    from tests.integration.conftest import AirflowRunner
-
-    return AirflowRunner(tmp_path_factory.mktemp("cdp-airflow-home"))
-
-
 @pytest.mark.airflow
 def test_example_dag_runs_against_the_emulator(emulator, own_airflow):
     token = emulator.issue_cdp_token()

@@ -22,14 +22,6 @@ DATA = EXAMPLES / "data"
 ERASED = ["C1001", "C1002", "C1003"]  # example_monetate_privacy's default param
 
 
-@pytest.fixture(scope="module")
-def lineage_airflow(tmp_path_factory):
-    """A metadata DB of its own (the CDP example's XComs are dicts per entity; see test_acquia_cdp_ingest)."""
-    from tests.integration.conftest import AirflowRunner
-
-    return AirflowRunner(tmp_path_factory.mktemp("lineage-airflow-home"))
-
-
 def run_with_lineage(runner, dag_id: str, env: dict[str, str], tmp_path: Path) -> tuple[object, list[dict]]:
     """Run ``dag_id`` with OpenLineage's file transport; return the run and its events."""
     events = tmp_path / "openlineage.jsonl"
@@ -55,8 +47,8 @@ def without_docs(event: dict) -> str:
     return json.dumps(event)
 
 
-def test_a_monetate_load_names_its_file_its_dataset_rows_and_bytes(emulator, lineage_airflow, tmp_path):
-    result, events = run_with_lineage(lineage_airflow, "example_monetate_load", emulator.conn_env(), tmp_path)
+def test_a_monetate_load_names_its_file_its_dataset_rows_and_bytes(emulator, own_airflow, tmp_path):
+    result, events = run_with_lineage(own_airflow, "example_monetate_load", emulator.conn_env(), tmp_path)
     assert result.succeeded, result.output[-3000:]
     event = task_event(events, "example_monetate_load", "post_records")
     rows = len(emulator.monetate_rows("testshop", "loyalty_events"))
@@ -74,9 +66,9 @@ def test_a_monetate_load_names_its_file_its_dataset_rows_and_bytes(emulator, lin
     assert emulator.private_key_pem.split("\n")[1] not in text and emulator.cdp_password not in text
 
 
-def test_a_failed_load_still_names_what_it_read_and_wrote(emulator, lineage_airflow, tmp_path):
+def test_a_failed_load_still_names_what_it_read_and_wrote(emulator, own_airflow, tmp_path):
     emulator.inject("monetate.data", "status", count=1, status=400)  # the first batch refused: no retry
-    result, events = run_with_lineage(lineage_airflow, "example_monetate_load", emulator.conn_env(), tmp_path)
+    result, events = run_with_lineage(own_airflow, "example_monetate_load", emulator.conn_env(), tmp_path)
     assert not result.succeeded
     event = task_event(events, "example_monetate_load", "post_records", "FAIL")
     assert [i["name"] for i in event["inputs"]] == [str(DATA / "monetate_loyalty_events.ndjson")]
@@ -84,9 +76,9 @@ def test_a_failed_load_still_names_what_it_read_and_wrote(emulator, lineage_airf
     assert event["run"]["facets"]["monetateRunSummary"]["failed"] is True
 
 
-def test_cdp_ingest_and_soft_delete_name_each_tenant_entity(emulator, lineage_airflow, tmp_path):
+def test_cdp_ingest_and_soft_delete_name_each_tenant_entity(emulator, own_airflow, tmp_path):
     env = emulator.conn_env(token=emulator.issue_cdp_token())
-    result, events = run_with_lineage(lineage_airflow, "example_acquia_cdp_ingest", env, tmp_path)
+    result, events = run_with_lineage(own_airflow, "example_acquia_cdp_ingest", env, tmp_path)
     assert result.succeeded, result.output[-3000:]
     tenant = emulator.cdp_tenant_id
     ingest = outputs(task_event(events, "example_acquia_cdp_ingest", "ingest"))
@@ -103,9 +95,9 @@ def test_cdp_ingest_and_soft_delete_name_each_tenant_entity(emulator, lineage_ai
 
 
 def test_deletion_and_erasure_name_the_privacy_dataset_and_cdp_customers_never_an_id(
-        emulator, lineage_airflow, tmp_path):
+        emulator, own_airflow, tmp_path):
     env = {**emulator.conn_env(), "MONETATE_EMULATOR_URL": emulator.url}
-    result, events = run_with_lineage(lineage_airflow, "example_monetate_privacy", env, tmp_path)
+    result, events = run_with_lineage(own_airflow, "example_monetate_privacy", env, tmp_path)
     assert result.succeeded, result.output[-3000:]
     submit = task_event(events, "example_monetate_privacy", "submit_deletions")
     assert outputs(submit)[(emulator.url, "/api/data/v1/testshop/production/data/gdpr_deletions")]["rowCount"] == 3
@@ -133,11 +125,11 @@ print(json.dumps([[a.asset.uri, a.count, a.context is hook] for a in collected.o
 """
 
 
-def test_the_hooks_report_what_they_write_to_the_hook_lineage_collector(emulator, lineage_airflow, tmp_path):
+def test_the_hooks_report_what_they_write_to_the_hook_lineage_collector(emulator, own_airflow, tmp_path):
     # A process of its own: Airflow registers OpenLineage's hook lineage reader (and so a collector that
     # keeps what hooks report) only when OpenLineage is configured, once per process.
     transport = json.dumps({"type": "file", "log_file_path": str(tmp_path / "events.jsonl")})
-    env = {**lineage_airflow.env, **emulator.conn_env(), "AIRFLOW__OPENLINEAGE__TRANSPORT": transport}
+    env = {**own_airflow.env, **emulator.conn_env(), "AIRFLOW__OPENLINEAGE__TRANSPORT": transport}
     proc = subprocess.run([sys.executable, "-c", HOOK_LINEAGE], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (line,) = [line for line in proc.stdout.splitlines() if line.startswith("[")]
